@@ -1,0 +1,103 @@
+"""Compute backends for the classical stages, chosen as explicit values rather than flags.
+
+A frame lives on one backend for the whole pipeline: it is uploaded once before the first stage
+and downloaded once after the last, so stages never copy between host and device.
+
+- ``NUMPY``: ``np.ndarray`` on the CPU; always available and the reference every kernel is tested against.
+- ``OPENCL``: ``cv2.UMat`` (OpenCV's transparent API). OpenCV runs UMat code on an OpenCL device when
+  one exists and silently on the CPU otherwise, so ``auto`` only picks it when
+  ``cv2.ocl.haveOpenCL()`` says a device is present.
+- ``CUDA``: ``cv2.cuda.GpuMat``. PyPI's opencv-python wheels are built without CUDA, so this path
+  only exists with a custom OpenCV build. It has never run on the machines this project is
+  developed on; it is written against OpenCV's documented ``cv2.cuda`` API and is unverified.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TypeAlias
+
+import cv2
+import numpy as np
+
+from realtime.errors import BackendError
+
+Array: TypeAlias = "np.ndarray | cv2.UMat | cv2.cuda.GpuMat"
+
+
+class Backend(enum.Enum):
+    NUMPY = "numpy"
+    OPENCL = "opencl"
+    CUDA = "cuda"
+
+
+def cuda_device_count() -> int:
+    """CUDA devices OpenCV can use; 0 for builds without CUDA (every PyPI wheel)."""
+    try:
+        return int(cv2.cuda.getCudaEnabledDeviceCount())
+    except (AttributeError, cv2.error):
+        return 0
+
+
+def opencl_device_name() -> str | None:
+    """Name of the OpenCL device OpenCV would use, or None when it has none."""
+    try:
+        if not cv2.ocl.haveOpenCL():
+            return None
+        return str(cv2.ocl.Device.getDefault().name()) or None
+    except (AttributeError, cv2.error):
+        return None
+
+
+def available_backends() -> list[Backend]:
+    """Backends usable on this machine, fastest first."""
+    found = []
+    if cuda_device_count() > 0:
+        found.append(Backend.CUDA)
+    if opencl_device_name() is not None:
+        found.append(Backend.OPENCL)
+    found.append(Backend.NUMPY)
+    return found
+
+
+def resolve_backend(name: str | Backend) -> Backend:
+    """Turn ``auto`` or a backend name into a usable backend, or say plainly why it is unusable."""
+    if isinstance(name, Backend):
+        wanted = name
+    elif name == "auto":
+        return available_backends()[0]
+    else:
+        try:
+            wanted = Backend(name)
+        except ValueError as e:
+            choices = ", ".join(["auto"] + [b.value for b in Backend])
+            raise BackendError(f"unknown backend {name!r}; choose one of: {choices}") from e
+    if wanted not in available_backends():
+        reason = {
+            Backend.CUDA: "this OpenCV build has no CUDA devices (PyPI wheels are built without CUDA)",
+            Backend.OPENCL: "OpenCV reports no OpenCL device on this machine",
+        }[wanted]
+        raise BackendError(f"backend {wanted.value!r} is not available: {reason}")
+    if wanted is Backend.OPENCL:
+        cv2.ocl.setUseOpenCL(True)
+    return wanted
+
+
+def upload(img: np.ndarray, backend: Backend) -> Array:
+    """Move a host image onto ``backend`` (no copy for NUMPY)."""
+    if backend is Backend.NUMPY:
+        return img
+    if backend is Backend.OPENCL:
+        return cv2.UMat(img)
+    gpu = cv2.cuda.GpuMat()
+    gpu.upload(img)
+    return gpu
+
+
+def download(arr: Array) -> np.ndarray:
+    """Bring an image back to the host, whatever backend it is on."""
+    if isinstance(arr, np.ndarray):
+        return arr
+    if isinstance(arr, cv2.UMat):
+        return arr.get()
+    return arr.download()

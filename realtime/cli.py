@@ -1,0 +1,302 @@
+"""Command line: ``realtime enhance``, ``realtime bench``, ``realtime doctor``.
+
+Every user-facing failure is a ``RealtimeError`` and ends as one line on stderr with a non-zero
+exit code; argparse's own errors are folded into one line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import NoReturn
+
+from realtime import __version__
+from realtime.errors import ConfigError, RealtimeError
+
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from e
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from e
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _crf(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 51:
+        raise argparse.ArgumentTypeError(f"crf must be 0..51, got {value}")
+    return value
+
+
+def _fps(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError) as e:
+        raise argparse.ArgumentTypeError(f"expected a frame rate such as 25 or 30000/1001, got {text!r}") from e
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"frame rate must be in (0, 1000], got {text}")
+    return value
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+    from realtime.refiner import REFINER_CHOICES
+
+    g = p.add_argument_group("pipeline")
+    g.add_argument("--preset", help="lowlight (default), haze, detail or off")
+    g.add_argument("--config", metavar="FILE.toml", help="stage parameters (see realtime/presets.toml)")
+    g.add_argument("--stages", help="comma-separated subset/order of contrast,clahe,denoise,sharpen")
+    g.add_argument("--backend", default="auto", help="auto (default), numpy, opencl or cuda")
+    g.add_argument("--refiner", default="auto", choices=REFINER_CHOICES, help="learned refiner runtime")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="realtime", description="Enhance dark, noisy, flat or soft video in real time.")
+    parser.add_argument("--version", action="version", version=f"realtime {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    e = sub.add_parser("enhance", help="enhance a video, stream, camera, image or folder")
+    e.add_argument("input", help="video file, URL, camera (0, /dev/video0), image, folder or glob")
+    e.add_argument("-o", "--output", help="video file, stream URL (udp://, rtmp://), image, folder or null:")
+    e.add_argument("--show", action="store_true", help="open a window with a HUD (q/Esc quit, space split view)")
+    _add_pipeline_options(e)
+    io = e.add_argument_group("input and output")
+    io.add_argument("--max-bad-frames", type=_non_negative_int, default=25, metavar="N",
+                    help="undecodable frames tolerated before stopping (default 25)")
+    io.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
+    io.add_argument("--fps", type=_fps, default=Fraction(25), help="frame rate for image sequences (default 25)")
+    io.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
+    io.add_argument("--crf", type=_crf, default=20, help="x264/x265 quality, lower is better (default 20)")
+    io.add_argument("--encoder-preset", help="x264 preset (default veryfast for files, ultrafast for streams)")
+    io.add_argument("--no-audio", action="store_true", help="do not copy audio streams")
+    io.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    io.add_argument("--compare", metavar="FILE.png", help="also write a before/after comparison image")
+    io.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    e.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    e.set_defaults(func=_cmd_enhance)
+
+    b = sub.add_parser("bench", help="measure fps and per-stage ms, against FFmpeg's filter chain")
+    b.add_argument("input", help="video file to decode and enhance (file -> null sink)")
+    _add_pipeline_options(b)
+    b.add_argument("--frames", type=_positive_int, metavar="N", help="frames per run (default: whole file)")
+    b.add_argument("--repeat", type=_positive_int, default=3, help="runs of each method (default 3)")
+    b.add_argument("--no-baseline", action="store_true", help="skip the FFmpeg filter-chain baseline")
+    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    b.set_defaults(func=_cmd_bench)
+
+    d = sub.add_parser("doctor", help="versions, backends, encoders, refiner runtimes and cameras")
+    d.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    d.set_defaults(func=_cmd_doctor)
+    return parser
+
+
+# -- enhance ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _stop_on_signals(runner) -> Iterator[None]:
+    """First Ctrl-C/SIGTERM: graceful stop (drain, flush). Second: abort the queues."""
+    count = 0
+
+    def handler(signum, frame) -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            print("\nrealtime: stopping: writing the frames already read (Ctrl-C again to abort)",
+                  file=sys.stderr)
+            runner.stop()
+        else:
+            runner.abort()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _cmd_enhance(args: argparse.Namespace) -> int:
+    from realtime.backends import resolve_backend
+    from realtime.compare import CompareCollector
+    from realtime.config import resolve_config
+    from realtime.pipeline import Pipeline
+    from realtime.progress import FileProgress, LiveStatus
+    from realtime.refiner import load_refiner
+    from realtime.runner import Runner
+    from realtime.sinks import EncoderOptions, SinkOptions, open_sink
+    from realtime.sources import SourceOptions, open_source
+
+    if not args.output and not args.show:
+        raise ConfigError("give an OUTPUT (-o FILE, folder, URL or null:) or --show")
+    if args.compare:
+        _check_png_target(args.compare, args.overwrite)
+    config = resolve_config(args.preset, args.config, args.stages)
+    backend = resolve_backend(args.backend)
+    refiner = load_refiner(args.refiner)
+    pipeline = Pipeline(config.build_stages(), backend=backend, refiner=refiner,
+                        keep_original=bool(args.compare or args.show))
+    display = None
+    if args.show:
+        from realtime.sinks.window import Window
+
+        display = Window(pipeline)
+    source = open_source(
+        args.input,
+        SourceOptions(max_bad_frames=args.max_bad_frames, audio=not args.no_audio, fps=args.fps,
+                      frames=args.frames),
+    )
+    try:
+        sinks = []
+        if args.output:
+            encoder = EncoderOptions(codec=args.codec, crf=args.crf, preset=args.encoder_preset)
+            sinks.append(open_sink(args.output, source.info,
+                                   SinkOptions(overwrite=args.overwrite, audio=not args.no_audio,
+                                               encoder=encoder)))
+    except BaseException:
+        source.close()
+        if display is not None:
+            display.close()
+        raise
+    info = source.info
+    if not args.quiet:
+        print(f"realtime: {info.name}: {info.kind} {info.width}x{info.height}"
+              + (f" @ {float(info.fps):.3g} fps" if info.fps else "")
+              + (f", {info.frame_count} frames" if info.frame_count else "")
+              + (f", {len(info.audio_streams)} audio stream(s)" if info.audio_streams and not args.no_audio
+                 else ""), file=sys.stderr)
+        print(f"realtime: {pipeline.describe()}", file=sys.stderr)
+    total = min(x for x in (info.frame_count, args.frames) if x) if (info.frame_count or args.frames) else None
+    progress = LiveStatus(enabled=not args.quiet) if info.live else FileProgress(total, enabled=not args.quiet)
+    compare = CompareCollector(args.compare, total) if args.compare else None
+
+    def on_written(packet, stats) -> None:
+        progress(packet, stats)
+        if compare is not None:
+            compare(packet, stats)
+
+    runner = Runner(source, pipeline, sinks, display=display, max_frames=args.frames, on_written=on_written)
+    try:
+        with _stop_on_signals(runner):
+            try:
+                report = runner.run()
+            finally:
+                progress.close()
+    except RealtimeError as err:
+        _tell_partial(runner, err)
+        raise
+    if compare is not None:
+        written = compare.write()
+        if written and not args.quiet:
+            print(f"realtime: comparison written to {written}", file=sys.stderr)
+    if not args.quiet:
+        _print_summary(report, info)
+    if report.interrupted and not args.show:
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _check_png_target(path: str, overwrite: bool) -> None:
+    from realtime.sinks.media import check_output_path
+    from realtime.sources.images import is_image_path
+
+    if not is_image_path(path):
+        raise ConfigError(f"--compare needs an image file name such as before_after.png, got {path}")
+    check_output_path(path, overwrite=overwrite)
+
+
+def _tell_partial(runner, err: RealtimeError) -> None:
+    """Say what happened to the output when a run fails midway, before the error line."""
+    for rep in runner.report(0.0).sinks:
+        if rep.state == "finalized" and rep.frames:
+            err.args = (f"{err.args[0] if err.args else err}; {rep.target} was finalized with the "
+                        f"{rep.frames} frames written before the error",)
+        elif rep.state == "removed":
+            err.args = (f"{err.args[0] if err.args else err}; {rep.target} was removed (no frame written)",)
+
+
+def _print_summary(report, info) -> None:
+    from realtime.pipeline import COLOR_TIMING
+
+    state = "stopped early" if report.interrupted else "done"
+    print(f"realtime: {state}: {report.frames_written} frames in {report.elapsed_s:.2f} s "
+          f"({report.fps:.1f} fps)", file=sys.stderr)
+    if report.stage_ms:
+        parts = [f"{k} {v:.2f}" for k, v in report.stage_ms.items() if k != COLOR_TIMING]
+        if COLOR_TIMING in report.stage_ms:
+            parts.append(f"colour conversion {report.stage_ms[COLOR_TIMING]:.2f}")
+        print(f"realtime: median ms/frame: {' | '.join(parts)}", file=sys.stderr)
+    if info.live:
+        lat = f"{report.latency_ms:.1f} ms" if report.latency_ms is not None else "n/a"
+        print(f"realtime: capture-to-output latency (median) {lat}, dropped {report.dropped} frames",
+              file=sys.stderr)
+    if report.bad_frames or report.concealed_frames:
+        print(f"realtime: {report.bad_frames} undecodable frames skipped, {report.concealed_frames} "
+              "decoded with concealed errors", file=sys.stderr)
+    for rep in report.sinks:
+        audio = f", {rep.passthrough_packets} audio packets copied" if rep.passthrough_packets else ""
+        print(f"realtime: {rep.target}: {rep.frames} frames{audio} ({rep.state})", file=sys.stderr)
+        for note in rep.notes:
+            print(f"realtime: note: {note}", file=sys.stderr)
+
+
+# -- bench and doctor -------------------------------------------------------------------------
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from realtime.bench import run_bench
+
+    return run_bench(args)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from realtime.doctor import run_doctor
+
+    return run_doctor()
+
+
+# -- entry point ------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("REALTIME_DEBUG") == "1"
+    try:
+        return args.func(args)
+    except RealtimeError as e:
+        message = " ".join(str(e).split())
+        print(f"realtime: error: {message}", file=sys.stderr)
+        if debug:
+            import traceback
+
+            traceback.print_exception(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("realtime: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""``realtime doctor``: what this machine and these libraries can do, in one screen.
+
+Nothing here raises: a missing piece is a line that says so, because doctor is what people run
+when something is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import sys
+
+ENCODERS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "h264_qsv", "h264_vaapi",
+            "h264_videotoolbox", "libopenh264", "libvpx-vp9", "libsvtav1", "aac")
+DECODERS = ("h264", "hevc", "h264_cuvid", "hevc_cuvid", "h264_qsv")
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _line(label: str, value: str) -> None:
+    print(f"  {label:<22} {value}")
+
+
+def _versions() -> None:
+    import av
+    import cv2
+    import numpy as np
+
+    from realtime import __version__
+
+    print("versions")
+    _line("realtime", __version__)
+    _line("python", f"{platform.python_version()} ({sys.executable})")
+    _line("platform", f"{platform.system()} {platform.release()} {platform.machine()}")
+    _line("numpy", np.__version__)
+    _line("opencv", f"{cv2.__version__} (threads {cv2.getNumThreads()})")
+    ffmpeg = ", ".join(f"{k} {'.'.join(map(str, v))}" for k, v in sorted(av.library_versions.items())
+                       if k in ("libavcodec", "libavformat", "libavfilter"))
+    _line("pyav", f"{av.__version__} ({ffmpeg})")
+    _line("onnxruntime", _version("onnxruntime"))
+
+
+def _backends() -> None:
+    from realtime.backends import available_backends, cuda_device_count, opencl_device_name
+
+    print("stage backends (auto picks the first available)")
+    _line("numpy", "yes (reference)")
+    ocl = opencl_device_name()
+    _line("opencl (cv2.UMat)", f"yes: {ocl}" if ocl else "no OpenCL device (UMat code runs on the CPU)")
+    n = cuda_device_count()
+    _line("cuda (cv2.cuda)", f"yes: {n} device(s) (unverified path)" if n else
+          "no (this OpenCV build has no CUDA; PyPI wheels never do)")
+    _line("auto", available_backends()[0].value)
+
+
+def _codecs() -> None:
+    import av
+
+    print("pyav codecs of interest")
+    have = av.codecs_available
+    _line("encoders", ", ".join(f"{c}{'' if c in have else ' (no)'}" for c in ENCODERS))
+    _line("decoders", ", ".join(f"{c}{'' if c in have else ' (no)'}" for c in DECODERS))
+    filters = {"normalize", "atadenoise", "unsharp"} <= set(av.filter.filters_available)
+    _line("bench baseline", "normalize,atadenoise,unsharp available" if filters else "FFmpeg filters missing")
+
+
+def _refiners() -> None:
+    print("refiner runtimes")
+    try:
+        import onnxruntime as ort
+
+        _line("onnxruntime", f"{ort.__version__}: {', '.join(ort.get_available_providers())}")
+    except ImportError:
+        _line("onnxruntime", "not installed (pip install onnxruntime)")
+    for mod, hint in (("tensorrt", "needs an NVIDIA GPU and the tensorrt wheel"),
+                      ("tensorflow", "training/export only; pip install tensorflow-cpu")):
+        found = importlib.util.find_spec(mod) is not None
+        _line(mod, "installed" if found else f"not installed ({hint})")
+    _line("shipped model", "none yet: the pipeline runs the classical stages alone")
+
+
+def _cameras() -> None:
+    from realtime.sources.camera import list_cameras
+
+    print("cameras")
+    cams = list_cameras()
+    if not cams:
+        _line("found", "none (no /dev/video* devices)")
+    for path, name in cams:
+        _line(path, name)
+
+
+def run_doctor() -> int:
+    for section in (_versions, _backends, _codecs, _refiners, _cameras):
+        try:
+            section()
+        except Exception as e:  # noqa: BLE001 - doctor reports, it does not crash
+            print(f"  ({section.__name__.strip('_')} check failed: {e})")
+    return 0

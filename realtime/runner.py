@@ -1,0 +1,302 @@
+"""Wires source → pipeline → sinks on three threads joined by bounded queues.
+
+    grabber thread --q_in--> pipeline thread --q_out--> writer thread (owns every sink)
+                                   \\--display queue (LATEST, 1)--> main thread (window)
+
+Files use ``BLOCK`` queues (lossless); live sources use ``LATEST`` (the oldest frame is dropped
+and counted so latency stays bounded). A worker that fails sends its exception downstream; the
+writer always closes its sinks (flushing encoders) and the main thread re-raises the error.
+``stop()`` (Ctrl-C, SIGTERM, the window's q key) stops reading; what was read is still processed
+and written.
+"""
+
+from __future__ import annotations
+
+import collections
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from realtime.errors import RealtimeError
+from realtime.frames import END_OF_STREAM, FramePacket, PassthroughPacket, WorkerFailure
+from realtime.pipeline import Pipeline
+from realtime.queues import DropPolicy, FrameQueue, QueueClosed
+from realtime.sinks.base import Sink, SinkReport
+from realtime.sources.base import Source
+
+# After a stop request, how long the grabber may stay blocked in a read (a silent network peer)
+# before end of stream is forced so what was read can still be written.
+GRABBER_STOP_TIMEOUT_S = 5.0
+# Per-stage timing samples kept for medians; bounded so long live runs keep flat memory.
+MAX_SAMPLES = 20_000
+
+
+class InternalError(RealtimeError):
+    """A bug in a worker thread; carries the original exception as its cause."""
+
+    exit_code = 70
+
+
+class Display(Protocol):
+    """Something the main thread shows frames in (the OpenCV window)."""
+
+    def show(self, packet: FramePacket, stats: LiveStats) -> None: ...
+
+    def poll(self, timeout_s: float) -> bool:
+        """Pump window events for up to ``timeout_s``; False when the user asked to quit."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class LiveStats:
+    """Numbers the HUD and progress line read while the run goes on (written by worker threads)."""
+
+    frames_written: int = 0
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    dropped: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunReport:
+    frames_read: int
+    frames_written: int
+    dropped: int
+    bad_frames: int
+    concealed_frames: int
+    elapsed_s: float
+    interrupted: bool
+    stage_ms: dict[str, float]  # median per stage
+    latency_ms: float | None  # median capture-to-sink
+    sinks: list[SinkReport]
+    queue_high_water: tuple[int, int]
+
+    @property
+    def fps(self) -> float:
+        return self.frames_written / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+class Runner:
+    def __init__(
+        self,
+        source: Source,
+        pipeline: Pipeline,
+        sinks: list[Sink],
+        *,
+        display: Display | None = None,
+        queue_size: int | None = None,
+        max_frames: int | None = None,
+        on_written: Callable[[FramePacket, LiveStats], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.pipeline = pipeline
+        self.sinks = sinks
+        self.display = display
+        self.max_frames = max_frames
+        self.on_written = on_written
+        live = source.info.live
+        policy = DropPolicy.LATEST if live else DropPolicy.BLOCK
+        size = queue_size or (2 if live else 8)
+        self.q_in = FrameQueue(size, policy)
+        self.q_out = FrameQueue(size, policy)
+        self.q_display = FrameQueue(1, DropPolicy.LATEST) if display else None
+        self.stats = LiveStats()
+        self._stop = threading.Event()
+        self._interrupted = False
+        self._failure: WorkerFailure | None = None
+        self._samples: dict[str, collections.deque[float]] = {}
+        self._latency: collections.deque[float] = collections.deque(maxlen=MAX_SAMPLES)
+        self._sink_reports: list[SinkReport] = []
+        self._grabber = threading.Thread(target=self._grab, name="grabber", daemon=True)
+        self._worker = threading.Thread(target=self._process, name="pipeline", daemon=True)
+        self._writer = threading.Thread(target=self._write, name="writer", daemon=True)
+
+    # -- control ------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Graceful stop: read no more; process and write what was read; flush.
+
+        Safe to call from a signal handler. A grabber blocked in a read (a silent network peer)
+        cannot see the request, so a watchdog ends the stream for it after a grace period.
+        """
+        if self._stop.is_set() and self._interrupted:
+            return
+        self._interrupted = True
+        self._stop.set()
+        watchdog = threading.Timer(GRABBER_STOP_TIMEOUT_S, self._force_end)
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _force_end(self) -> None:
+        if self._grabber.is_alive():
+            self.q_in.put_final(END_OF_STREAM)
+
+    def abort(self) -> None:
+        """Hard stop (second Ctrl-C): drop queued frames; sinks are still closed and flushed."""
+        self.stop()
+        self.q_in.cancel()
+        self.q_out.cancel()
+
+    # -- workers ------------------------------------------------------------------------------
+    def _grab(self) -> None:
+        frames = 0
+        try:
+            items = iter(self.source)
+            # Check for a stop *before* reading, so every item read is also passed on.
+            while not self._stop.is_set():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    break
+                self.q_in.put(item)
+                if isinstance(item, FramePacket):
+                    frames += 1
+                    if self.max_frames is not None and frames >= self.max_frames:
+                        break
+        except QueueClosed:
+            pass
+        except BaseException as e:  # noqa: BLE001 - every failure must reach the main thread
+            self.q_in.put_final(WorkerFailure(e, "source"))
+            self._stop.set()
+        finally:
+            self.q_in.put_final(END_OF_STREAM)
+            try:
+                self.source.close()
+            except Exception:  # noqa: BLE001 - closing a half-dead source must not hide the real error
+                pass
+
+    def _process(self) -> None:
+        try:
+            while True:
+                item = self.q_in.get()
+                if item is END_OF_STREAM or isinstance(item, WorkerFailure):
+                    self.q_out.put_final(item)
+                    return
+                if isinstance(item, PassthroughPacket):
+                    self.q_out.put(item)
+                    continue
+                try:
+                    self.pipeline.process(item)
+                except BaseException as e:  # noqa: BLE001
+                    self._stop.set()
+                    self.q_in.cancel()
+                    self.q_out.put_final(WorkerFailure(e, "pipeline"))
+                    return
+                self.q_out.put(item)
+                if self.q_display is not None:
+                    self.q_display.put(item)
+        except QueueClosed:
+            self.q_out.put_final(END_OF_STREAM)
+
+    def _write(self) -> None:
+        failure: WorkerFailure | None = None
+        t_first: int | None = None
+        try:
+            while True:
+                item = self.q_out.get()
+                if item is END_OF_STREAM:
+                    break
+                if isinstance(item, WorkerFailure):
+                    failure = item
+                    break
+                if isinstance(item, PassthroughPacket):
+                    for sink in self.sinks:
+                        sink.write_passthrough(item)
+                    continue
+                for sink in self.sinks:
+                    sink.write(item)
+                now = time.perf_counter_ns()
+                t_first = t_first or now
+                self._record(item, now, t_first)
+        except QueueClosed:
+            pass
+        except BaseException as e:  # noqa: BLE001
+            failure = WorkerFailure(e, "writer")
+            self._stop.set()
+            self.q_in.cancel()
+            self.q_out.cancel()
+        finally:
+            for sink in self.sinks:
+                try:
+                    self._sink_reports.append(sink.close(failed=failure is not None))
+                except BaseException as e:  # noqa: BLE001
+                    failure = failure or WorkerFailure(e, "writer")
+            self._failure = failure
+            if self.q_display is not None:
+                self.q_display.put_final(END_OF_STREAM)
+
+    def _record(self, packet: FramePacket, now: int, t_first: int) -> None:
+        st = self.stats
+        st.frames_written += 1
+        if st.frames_written > 1:
+            st.fps = (st.frames_written - 1) / ((now - t_first) / 1e9)
+        st.latency_ms = (now - packet.t_capture_ns) / 1e6
+        st.dropped = self.q_in.dropped + self.q_out.dropped
+        st.timings = packet.timings
+        self._latency.append(st.latency_ms)
+        for name, ms in packet.timings.items():
+            self._samples.setdefault(name, collections.deque(maxlen=MAX_SAMPLES)).append(ms)
+        if self.on_written is not None:
+            self.on_written(packet, st)
+
+    # -- main thread --------------------------------------------------------------------------
+    def run(self) -> RunReport:
+        t0 = time.perf_counter()
+        self._grabber.start()
+        self._worker.start()
+        self._writer.start()
+        if self.display is not None:
+            self._display_loop()
+        self._join()
+        elapsed = time.perf_counter() - t0
+        if self._failure is not None:
+            err = self._failure.error
+            if isinstance(err, RealtimeError):
+                raise err
+            raise InternalError(f"the {self._failure.worker} thread failed: {err!r}") from err
+        return self.report(elapsed)
+
+    def _join(self) -> None:
+        # Signal handlers still run while the main thread waits here (lock waits are interruptible
+        # on POSIX); they call stop(), and the writer finishes once the stream has ended.
+        self._writer.join()
+        self._worker.join(timeout=GRABBER_STOP_TIMEOUT_S)
+
+    def _display_loop(self) -> None:
+        assert self.display is not None and self.q_display is not None
+        try:
+            while True:
+                try:
+                    item = self.q_display.get(timeout=1 / 120)
+                except TimeoutError:
+                    item = None
+                if item is END_OF_STREAM:
+                    break
+                if isinstance(item, FramePacket):
+                    self.display.show(item, self.stats)
+                if not self.display.poll(0.001):
+                    self.stop()
+                    break
+        finally:
+            self.display.close()
+
+    def report(self, elapsed_s: float) -> RunReport:
+        stats = self.source.stats
+        return RunReport(
+            frames_read=stats.frames,
+            frames_written=self.stats.frames_written,
+            dropped=self.q_in.dropped + self.q_out.dropped,
+            bad_frames=stats.bad_frames,
+            concealed_frames=stats.concealed_frames,
+            elapsed_s=elapsed_s,
+            interrupted=self._interrupted,
+            stage_ms={k: statistics.median(v) for k, v in self._samples.items() if v},
+            latency_ms=statistics.median(self._latency) if self._latency else None,
+            sinks=self._sink_reports,
+            queue_high_water=(self.q_in.high_water, self.q_out.high_water),
+        )

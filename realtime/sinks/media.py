@@ -1,0 +1,304 @@
+"""Encoded video through PyAV: files (MP4, MKV, MOV, …) and network streams (UDP/SRT MPEG-TS, RTMP).
+
+Timestamps are the source's own (variable frame rate survives), audio packets are muxed as they
+came (bit-exact, never re-encoded), and the colour tags of the input are written on the output.
+Closing always flushes the encoder, so an interrupted run leaves a playable file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from realtime.avcolor import bgr_to_frame
+from realtime.errors import SinkError
+from realtime.frames import FramePacket, PassthroughPacket
+from realtime.sinks.base import SinkReport
+from realtime.sources.base import SourceInfo
+
+CONTAINERS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".ts": "mpegts",
+    ".m2ts": "mpegts",
+    ".avi": "avi",
+    ".flv": "flv",
+    ".nut": "nut",
+}
+STREAM_FORMATS = {"udp": "mpegts", "srt": "mpegts", "tcp": "mpegts", "rtp": "rtp_mpegts", "rtmp": "flv",
+                  "rtmps": "flv", "rtsp": "rtsp"}
+CODEC_ALIASES = {"h264": "libx264", "hevc": "libx265", "h265": "libx265", "vp9": "libvpx-vp9"}
+# Audio packets waiting for the video stream to exist (the header is written on the first frame).
+MAX_EARLY_AUDIO = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderOptions:
+    """How to encode video. ``preset`` None picks veryfast for files, ultrafast+zerolatency for streams."""
+
+    codec: str = "libx264"
+    crf: int = 20
+    preset: str | None = None
+    bitrate: int | None = None  # bits/s, for codecs without a quality scale
+    gop_seconds: float = 2.0
+
+
+def is_stream_url(target: str) -> bool:
+    return "://" in target
+
+
+def container_format(target: str) -> str:
+    """The FFmpeg muxer for OUTPUT, from its URL scheme or file extension."""
+    if is_stream_url(target):
+        scheme = target.split("://", 1)[0].lower()
+        try:
+            return STREAM_FORMATS[scheme]
+        except KeyError as e:
+            raise SinkError(
+                f"cannot stream to {scheme}:// (supported: {', '.join(sorted(STREAM_FORMATS))})"
+            ) from e
+    ext = Path(target).suffix.lower()
+    try:
+        return CONTAINERS[ext]
+    except KeyError as e:
+        raise SinkError(
+            f"unknown output type {ext or '(no extension)'!r} for {target}; use one of "
+            f"{', '.join(sorted(CONTAINERS))}, an image extension, a folder or a stream URL"
+        ) from e
+
+
+def resolve_codec(name: str) -> av.Codec:
+    name = CODEC_ALIASES.get(name, name)
+    try:
+        codec = av.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError) as e:
+        raise SinkError(f"unknown video encoder {name!r} in this PyAV build (see `realtime doctor`)") from e
+    if codec.type != "video":
+        raise SinkError(f"{name!r} is not a video encoder")
+    return codec
+
+
+def _supported_codecs(fmt: str) -> set[str] | None:
+    """Codec names the muxer can hold, or None when this PyAV cannot say (older releases)."""
+    try:
+        with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
+            return set(probe.supported_codecs)
+    except (AttributeError, av.error.FFmpegError, ValueError):
+        return None
+
+
+def check_compatible(fmt: str, codec: av.Codec, audio_streams: list, target: str) -> None:
+    """Fail before any file is created when the container cannot hold the streams."""
+    supported = _supported_codecs(fmt)
+    if supported is None:
+        return
+    if codec.canonical_name not in supported:
+        raise SinkError(
+            f"{target}: the {fmt} format cannot hold {codec.canonical_name} video ({codec.name}); "
+            "pick another --codec or extension"
+        )
+    for stream in audio_streams:
+        name = stream.codec_context.name
+        if name not in supported:
+            raise SinkError(
+                f"{target}: the {fmt} format cannot hold the input's {name} audio; "
+                "use .mkv, or drop audio with --no-audio"
+            )
+
+
+def check_output_path(target: str, *, overwrite: bool) -> None:
+    """Missing folders, unwritable folders and accidental overwrites, caught before any work."""
+    path = Path(target)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SinkError(f"output folder does not exist: {parent}")
+    if path.is_dir():
+        raise SinkError(f"output {target} is a folder; give a file name such as {target.rstrip('/')}/out.mp4")
+    if path.exists() and not overwrite:
+        raise SinkError(f"output exists: {target} (use --overwrite to replace it)")
+    if not os.access(parent, os.W_OK):
+        raise SinkError(f"output folder is not writable: {parent}")
+
+
+def _pick_pix_fmt(codec: av.Codec, info: SourceInfo) -> tuple[str, str | None]:
+    """Keep the input's chroma layout where the encoder allows; 4:2:0 needs even sizes."""
+    formats = {f.name for f in (codec.video_formats or [])}
+    wanted = info.pix_fmt or "yuv420p"
+    wanted = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p"}.get(wanted, wanted)
+    if wanted not in ("yuv420p", "yuv422p", "yuv444p"):
+        wanted = "yuv420p"
+    note = None
+    odd = info.width % 2 or info.height % 2
+    if odd and wanted in ("yuv420p", "yuv422p") and "yuv444p" in formats:
+        note = (
+            f"{info.width}x{info.height} has an odd side, which 4:2:0 video cannot hold: encoding 4:4:4 "
+            "(plays in FFmpeg/VLC/mpv; some hardware players need even sizes)"
+        )
+        wanted = "yuv444p"
+    if formats and wanted not in formats:
+        wanted = "yuv420p" if "yuv420p" in formats else sorted(formats)[0]
+    return wanted, note
+
+
+class MediaSink:
+    """Encode frames with PyAV; copy audio packets; flush on close."""
+
+    def __init__(
+        self,
+        target: str,
+        info: SourceInfo,
+        options: EncoderOptions | None = None,
+        *,
+        overwrite: bool = False,
+        audio: bool = True,
+    ) -> None:
+        self.target = target
+        self.options = options or EncoderOptions()
+        self._info = info
+        self._stream_out = is_stream_url(target)
+        self._fmt = container_format(target)
+        self._codec = resolve_codec(self.options.codec)
+        audio_in = list(info.audio_streams) if audio else []
+        check_compatible(self._fmt, self._codec, audio_in, target)
+        if not self._stream_out:
+            check_output_path(target, overwrite=overwrite)
+        self._report = SinkReport(target=target, state="nothing written")
+        self._pix_fmt, note = _pick_pix_fmt(self._codec, info)
+        if note:
+            self._report.notes.append(note)
+        self._audio_in = audio_in
+        self._audio_out: dict[int, av.stream.Stream] = {}
+        self._early_audio: deque[PassthroughPacket] = deque()
+        self._video: av.VideoStream | None = None
+        self._last_pts: int | None = None
+        self._size: tuple[int, int] | None = None
+        try:
+            container_options = {"movflags": "+faststart"} if self._fmt in ("mp4", "mov") else {}
+            self._container = av.open(target, mode="w", format=self._fmt, options=container_options,
+                                      timeout=10.0 if self._stream_out else None)
+        except PermissionError as e:
+            raise SinkError(f"cannot create {target}: permission denied") from e
+        except (av.error.FFmpegError, OSError) as e:
+            raise SinkError(f"cannot open output {target}: {getattr(e, 'strerror', None) or e}") from e
+
+    # -- setup on the first frame: only then are size and time base certain --------------------
+    def _setup(self, packet: FramePacket) -> None:
+        h, w = packet.image.shape[:2]
+        tb = packet.time_base or (1 / (self._info.fps or Fraction(25)))
+        rate = self._info.fps or Fraction(25)
+        try:
+            stream = self._container.add_stream(self._codec.name, rate=rate)
+        except (av.error.FFmpegError, ValueError) as e:
+            raise SinkError(f"cannot add a {self._codec.name} stream to {self.target}: {e}") from e
+        cc = stream.codec_context
+        stream.width, stream.height = w, h
+        stream.pix_fmt = self._pix_fmt
+        stream.time_base = tb
+        cc.time_base = tb
+        cc.framerate = rate
+        cc.gop_size = max(1, round(float(rate) * self.options.gop_seconds))
+        color = self._info.color
+        if color.range in (1, 2):
+            cc.color_range = color.range
+        for attr, value in (("colorspace", color.space), ("color_primaries", color.primaries),
+                            ("color_trc", color.trc)):
+            if value not in (0, 2):
+                setattr(cc, attr, value)
+        cc.options = self._encoder_options()
+        for src in self._audio_in:
+            try:
+                self._audio_out[src.index] = self._container.add_stream_from_template(src)
+            except (av.error.FFmpegError, ValueError) as e:
+                raise SinkError(f"cannot copy audio stream {src.index} into {self.target}: {e}") from e
+        self._video = stream
+        self._size = (w, h)
+
+    def _encoder_options(self) -> dict[str, str]:
+        opts: dict[str, str] = {}
+        name = self._codec.name
+        if name in ("libx264", "libx265"):
+            opts["preset"] = self.options.preset or ("ultrafast" if self._stream_out else "veryfast")
+            opts["crf"] = str(self.options.crf)
+            if self._stream_out:
+                opts["tune"] = "zerolatency"
+        elif self.options.bitrate:
+            opts["b"] = str(self.options.bitrate)
+        elif self.options.preset:
+            opts["preset"] = self.options.preset
+        return opts
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self, packet: FramePacket) -> None:
+        if self._video is None:
+            self._setup(packet)
+        h, w = packet.image.shape[:2]
+        if (w, h) != self._size:
+            raise SinkError(
+                f"frame {packet.index} is {w}x{h} but the video is {self._size[0]}x{self._size[1]}; "
+                "a video needs one size (write to a folder instead)"
+            )
+        frame = bgr_to_frame(packet.image, self._pix_fmt, self._info.color)
+        pts = packet.pts if packet.pts is not None else packet.index
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # live clocks can repeat a millisecond; encoders need increasing pts
+        self._last_pts = pts
+        frame.pts = pts
+        frame.time_base = self._video.codec_context.time_base
+        self._mux(self._video.encode(frame))
+        self._report.frames += 1
+        self._report.state = "finalized"
+        while self._early_audio:
+            self._mux_audio(self._early_audio.popleft())
+
+    def write_passthrough(self, packet: PassthroughPacket) -> None:
+        if packet.stream_index not in {s.index for s in self._audio_in}:
+            return
+        if self._video is None:
+            if len(self._early_audio) >= MAX_EARLY_AUDIO:
+                raise SinkError("too much audio before the first video frame to buffer")
+            self._early_audio.append(packet)
+            return
+        self._mux_audio(packet)
+
+    def _mux_audio(self, packet: PassthroughPacket) -> None:
+        pkt = packet.packet
+        pkt.stream = self._audio_out[packet.stream_index]
+        self._mux([pkt])
+        self._report.passthrough_packets += 1
+
+    def _mux(self, packets) -> None:
+        try:
+            for p in packets:
+                self._container.mux(p)
+        except av.error.FFmpegError as e:
+            raise SinkError(f"writing {self.target} failed: {e.strerror or e}") from e
+        except OSError as e:
+            raise SinkError(f"writing {self.target} failed: {e.strerror or e}") from e
+
+    def close(self, *, failed: bool = False) -> SinkReport:
+        """Flush the encoder and finalize; a file that got no frame is removed, not left empty."""
+        try:
+            if self._video is not None:
+                self._mux(self._video.encode(None))
+        finally:
+            try:
+                self._container.close()
+            except (av.error.FFmpegError, OSError) as e:
+                if not failed:
+                    raise SinkError(f"finalizing {self.target} failed: {e}") from e
+        if self._report.frames == 0 and not self._stream_out:
+            try:
+                os.remove(self.target)
+                self._report.state = "removed"
+            except OSError:
+                pass
+        return self._report

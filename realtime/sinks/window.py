@@ -1,0 +1,73 @@
+"""The preview window (OpenCV HighGUI). It runs on the main thread, as GUI toolkits require.
+
+Keys: q or Esc quits, space toggles the split before/after view, 1–9 toggle stages.
+Untested on this project's development machines, which have no display; the drawing it does is in
+``hud.py`` and is tested there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import cv2
+
+from realtime.errors import ConfigError
+from realtime.frames import FramePacket
+from realtime.pipeline import Pipeline
+from realtime.runner import LiveStats
+from realtime.sinks.hud import draw_hud, hud_lines, split_view
+
+WINDOW = "realtime (q quit, space split, 1-9 stages)"
+QUIT_KEYS = {ord("q"), ord("Q"), 27}
+
+
+def check_display() -> None:
+    """Fail with one line instead of letting the GUI toolkit abort the process."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ConfigError("--show needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set")
+
+
+class Window:
+    def __init__(self, pipeline: Pipeline) -> None:
+        check_display()
+        self.pipeline = pipeline
+        self.split = False
+        try:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        except cv2.error as e:
+            raise ConfigError(
+                "--show needs OpenCV with GUI support (opencv-python, not opencv-python-headless)"
+            ) from e
+        self._open = True
+
+    def handle_key(self, key: int) -> bool:
+        """Apply one key press; False means quit."""
+        if key in QUIT_KEYS:
+            return False
+        if key == ord(" "):
+            self.split = not self.split
+        elif ord("1") <= key <= ord("9"):
+            self.pipeline.toggle(key - ord("1"))
+        return True
+
+    def show(self, packet: FramePacket, stats: LiveStats) -> None:
+        img = packet.image
+        if self.split and packet.original is not None:
+            img = split_view(packet.original, img)
+        lines = hud_lines(stats, self.pipeline.names, self.pipeline.enabled, self.split)
+        cv2.imshow(WINDOW, draw_hud(img, lines))
+
+    def poll(self, timeout_s: float) -> bool:
+        key = cv2.waitKey(max(1, int(timeout_s * 1000))) & 0xFF
+        if key != 0xFF and not self.handle_key(key):
+            return False
+        try:  # the user closed the window with its close button
+            return cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:
+            return False
+
+    def close(self) -> None:
+        if self._open:
+            cv2.destroyWindow(WINDOW)
+            self._open = False

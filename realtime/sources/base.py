@@ -1,0 +1,61 @@
+"""What every source tells the rest of the program, and the protocol it follows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Protocol
+
+from realtime.frames import FramePacket, PassthroughPacket
+
+
+@dataclass(frozen=True, slots=True)
+class ColorInfo:
+    """Colour tags of the input video (FFmpeg's AVColor* integers), copied onto the output.
+
+    2 means unspecified for every field; range 1 is limited (MPEG), 2 is full (JPEG).
+    """
+
+    range: int = 0
+    space: int = 2
+    primaries: int = 2
+    trc: int = 2
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    """Static facts about a source, known before the first frame is read."""
+
+    name: str
+    width: int
+    height: int
+    live: bool
+    fps: Fraction | None = None
+    time_base: Fraction | None = None
+    frame_count: int | None = None  # an estimate for containers; None when unknown (live)
+    color: ColorInfo = field(default_factory=ColorInfo)
+    pix_fmt: str | None = None
+    audio_streams: list[Any] = field(default_factory=list)  # av.AudioStream templates for passthrough
+    kind: str = "video"  # "video" | "camera" | "stream" | "image" | "images" | "synthetic"
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """Counters a source keeps while it runs, reported at the end."""
+
+    frames: int = 0
+    bad_frames: int = 0  # undecodable frames/packets skipped (counted against --max-bad-frames)
+    concealed_frames: int = 0  # decoded with errors concealed by the decoder (kept, counted)
+    passthrough_packets: int = 0
+
+
+class Source(Protocol):
+    """An iterator of frames (and passthrough packets) with a ``close``; see ``realtime.sources``."""
+
+    info: SourceInfo
+    stats: SourceStats
+
+    def __iter__(self) -> Iterator[FramePacket | PassthroughPacket]: ...
+
+    def close(self) -> None: ...

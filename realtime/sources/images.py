@@ -1,0 +1,112 @@
+"""Still images: one file, a folder, or a glob. Each image is one frame and keeps its file name."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.errors import BadFramesError, SourceError
+from realtime.frames import FramePacket
+from realtime.sources.base import SourceInfo, SourceStats
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".exr", ".hdr"}
+)
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read any image OpenCV understands as BGR uint8; np.fromfile keeps non-ASCII paths working."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror}") from e
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise SourceError(f"cannot decode image {path}: not an image OpenCV understands, or damaged")
+    if img.dtype != np.uint8:  # 16-bit PNG/TIFF: keep the top 8 bits
+        img = cv2.convertScaleAbs(img, alpha=255.0 / np.iinfo(img.dtype).max)
+    return img
+
+
+def list_images(spec: str) -> tuple[list[Path], Path]:
+    """Images named by a folder or a glob, sorted by name, and the folder names are relative to."""
+    if os.path.isdir(spec):
+        root = Path(spec)
+        paths = sorted(p for p in root.iterdir() if p.is_file() and is_image_path(p))
+        if not paths:
+            raise SourceError(f"no images in folder {spec} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        return paths, root
+    paths = sorted(Path(p) for p in glob.glob(spec, recursive=True) if is_image_path(p) and os.path.isfile(p))
+    if not paths:
+        raise SourceError(f"no images match {spec}")
+    root = Path(os.path.commonpath([str(p.parent) for p in paths]))
+    return paths, root
+
+
+class ImageSource:
+    """Frames from still images; unreadable images count against the bad-frame budget."""
+
+    def __init__(self, spec: str, *, fps: Fraction = Fraction(25), max_bad_frames: int = 25) -> None:
+        single = os.path.isfile(spec)
+        if single:
+            self._paths, self._root = [Path(spec)], Path(spec).parent
+            first = read_image(self._paths[0])
+        else:
+            self._paths, self._root = list_images(spec)
+            first = self._first_readable()
+        self.max_bad_frames = max_bad_frames
+        self.stats = SourceStats()
+        h, w = first.shape[:2]
+        self.info = SourceInfo(
+            name=spec,
+            width=w,
+            height=h,
+            live=False,
+            fps=fps,
+            time_base=1 / fps,
+            frame_count=len(self._paths),
+            kind="image" if single else "images",
+        )
+
+    def _first_readable(self) -> np.ndarray:
+        for path in self._paths:
+            try:
+                return read_image(path)
+            except SourceError:
+                continue
+        raise SourceError(f"none of the {len(self._paths)} images could be decoded")
+
+    def __iter__(self) -> Iterator[FramePacket]:
+        for path in self._paths:
+            try:
+                img = read_image(path)
+            except SourceError as e:
+                self.stats.bad_frames += 1
+                if self.stats.bad_frames > self.max_bad_frames:
+                    raise BadFramesError(
+                        f"{self.stats.bad_frames} unreadable images, more than --max-bad-frames "
+                        f"{self.max_bad_frames} (last: {e})"
+                    ) from e
+                continue
+            index = self.stats.frames
+            self.stats.frames += 1
+            yield FramePacket(
+                image=img,
+                index=index,
+                pts=index,
+                time_base=self.info.time_base,
+                name=str(path.relative_to(self._root)),
+            )
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,168 @@
+"""Video files, network streams and capture devices through PyAV (FFmpeg's demuxers and decoders).
+
+Audio is never decoded: its packets travel beside the frames, in demux order, and the writer
+copies them bit-exact. Undecodable video packets are counted against a budget rather than
+silently skipped or allowed to end the run on the first glitch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+
+from realtime.avcolor import color_of, frame_to_bgr
+from realtime.errors import BadFramesError, SourceError
+from realtime.frames import FramePacket, PassthroughPacket
+from realtime.sources.base import ColorInfo, SourceInfo, SourceStats
+
+# Seconds to wait for a network peer to answer, then between packets, before giving up on a
+# stream instead of hanging forever.
+OPEN_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 10.0
+
+
+def _open_container(target: str, *, live: bool, options: dict[str, str] | None, fmt: str | None):
+    try:
+        return av.open(
+            target,
+            mode="r",
+            format=fmt,
+            options=options or {},
+            timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S) if live else None,
+        )
+    except FileNotFoundError as e:
+        raise SourceError(f"input not found: {target}") from e
+    except av.error.InvalidDataError as e:
+        raise SourceError(
+            f"cannot read {target}: not a media file PyAV/FFmpeg understands, or it is damaged "
+            f"(for MP4: truncated before its index) ({e.strerror})"
+        ) from e
+    except av.error.FFmpegError as e:
+        raise SourceError(f"cannot open {target}: {e.strerror or e}") from e
+    except OSError as e:
+        raise SourceError(f"cannot open {target}: {e.strerror or e}") from e
+
+
+class MediaSource:
+    """A PyAV-demuxed source: file (lossless, exact timestamps), URL or v4l2 device (live)."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        live: bool,
+        max_bad_frames: int = 25,
+        audio: bool = True,
+        fmt: str | None = None,
+        options: dict[str, str] | None = None,
+        kind: str | None = None,
+    ) -> None:
+        if not live and not target.startswith(("/dev/",)) and "://" not in target:
+            if not os.path.exists(target):
+                raise SourceError(f"input not found: {target}")
+            if os.path.isfile(target) and os.path.getsize(target) == 0:
+                raise SourceError(f"input is empty (0 bytes): {target}")
+        self.max_bad_frames = max_bad_frames
+        self.stats = SourceStats()
+        self._container = _open_container(target, live=live, options=options, fmt=fmt)
+        if not self._container.streams.video:
+            self._container.close()
+            raise SourceError(f"no video stream in {target}")
+        video = self._container.streams.video[0]
+        # Frame threading adds a frame of latency per thread: worth it for files, not for live.
+        video.thread_type = "SLICE" if live else "AUTO"
+        self._video = video
+        self._audio = list(self._container.streams.audio) if audio else []
+        cc = video.codec_context
+        if not cc.width or not cc.height:
+            self._container.close()
+            raise SourceError(f"cannot read {target}: the video stream has no frame size")
+        fps = video.average_rate or video.guessed_rate or video.base_rate
+        frame_count = video.frames or None
+        if frame_count is None and video.duration and fps and video.time_base:
+            frame_count = max(1, round(float(video.duration * video.time_base * fps)))
+        self.info = SourceInfo(
+            name=target,
+            width=cc.width,
+            height=cc.height,
+            live=live,
+            fps=Fraction(fps) if fps else None,
+            time_base=video.time_base,
+            frame_count=None if live else frame_count,
+            color=ColorInfo(
+                range=int(cc.color_range),
+                space=int(cc.colorspace),
+                primaries=int(cc.color_primaries),
+                trc=int(cc.color_trc),
+            ),
+            pix_fmt=cc.pix_fmt,
+            audio_streams=self._audio,
+            kind=kind or ("stream" if live else "video"),
+        )
+        self._listed_frames = video.frames or 0
+        self._color: ColorInfo | None = None
+
+    def __iter__(self) -> Iterator[FramePacket | PassthroughPacket]:
+        video = self._video
+        demux = self._container.demux(video, *self._audio)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.error.EOFError:
+                break
+            except av.error.FFmpegError as e:
+                raise SourceError(
+                    f"input is damaged or truncated after {self.stats.frames} frames: {e.strerror or e}"
+                ) from e
+            if packet.stream.index == video.index:
+                yield from self._decode(packet)
+            elif packet.dts is not None and packet.size > 0:
+                self.stats.passthrough_packets += 1
+                yield PassthroughPacket(packet=packet, stream_index=packet.stream.index)
+        self._check_complete()
+
+    def _decode(self, packet: av.Packet) -> Iterator[FramePacket]:
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as e:
+            self.stats.bad_frames += 1
+            if self.stats.bad_frames > self.max_bad_frames:
+                raise BadFramesError(
+                    f"{self.stats.bad_frames} undecodable frames in {self.info.name}, more than "
+                    f"--max-bad-frames {self.max_bad_frames} (last: {e.strerror or e})"
+                ) from e
+            return
+        for frame in frames:
+            if getattr(frame, "is_corrupt", False):
+                self.stats.concealed_frames += 1
+            if self._color is None:
+                # The first frame's tags decided how it was converted; the writer tags the output
+                # with the same ones (it reads them after this frame has crossed the queues).
+                self._color = color_of(frame)
+                self.info.color = self._color
+            pts = frame.pts
+            tb = frame.time_base or self._video.time_base
+            if pts is None and self.info.fps:
+                tb = 1 / self.info.fps
+                pts = self.stats.frames
+            image = frame_to_bgr(frame, self._color)
+            index = self.stats.frames
+            self.stats.frames += 1  # counted before the yield: a consumer that stops here has read it
+            yield FramePacket(image=image, index=index, pts=pts, time_base=tb)
+
+    def _check_complete(self) -> None:
+        """MP4/MOV index every frame; reading fewer means the file was cut short."""
+        read = self.stats.frames + self.stats.bad_frames
+        if self._listed_frames and read < self._listed_frames and not self.info.live:
+            raise SourceError(
+                f"input is truncated: its index lists {self._listed_frames} frames but only "
+                f"{self.stats.frames} could be read"
+            )
+
+    def close(self) -> None:
+        self._container.close()
