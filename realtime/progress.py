@@ -15,7 +15,8 @@ from realtime.runner import LiveStats
 class FileProgress:
     """tqdm bar; silent when stderr is not a terminal so logs and CI output stay clean."""
 
-    def __init__(self, total: int | None, *, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, total: int | None, *, stream: TextIO | None = None, enabled: bool = True) -> None:
+        stream = stream or sys.stderr
         self._bar = tqdm(
             total=total,
             unit="frame",
@@ -35,8 +36,8 @@ class FileProgress:
 class LiveStatus:
     """One line rewritten in place at most 4 times a second: frames, fps, latency, drops."""
 
-    def __init__(self, *, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self._stream = stream
+    def __init__(self, *, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self._stream = stream = stream or sys.stderr
         self._enabled = enabled and stream.isatty()
         self._last = 0.0
 

@@ -50,9 +50,9 @@ class FrameQueue:
             while len(self._items) >= self.maxsize:
                 if self._cancelled:
                     raise QueueClosed
-                if self.policy is DropPolicy.LATEST and getattr(item, "droppable", False):
-                    if self._drop_oldest():
-                        break
+                if (self.policy is DropPolicy.LATEST and getattr(item, "droppable", False)
+                        and self._drop_oldest()):
+                    break
                 self._cond.wait()
             if self._cancelled:
                 raise QueueClosed

@@ -13,6 +13,7 @@ and written.
 from __future__ import annotations
 
 import collections
+import contextlib
 import statistics
 import threading
 import time
@@ -165,10 +166,9 @@ class Runner:
             self._stop.set()
         finally:
             self.q_in.put_final(END_OF_STREAM)
-            try:
+            # closing a half-dead source must not hide the real error
+            with contextlib.suppress(Exception):
                 self.source.close()
-            except Exception:  # noqa: BLE001 - closing a half-dead source must not hide the real error
-                pass
 
     def _process(self) -> None:
         try:

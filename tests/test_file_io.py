@@ -31,11 +31,16 @@ def test_frames_timestamps_and_audio_preserved(tmp_path, name, kwargs, ext):
     in_times, _, _ = read_video(src.path)
     out_times, out_images, stream = read_video(out)
     assert len(out_times) == len(in_times) == src.frames
-    assert out_times == in_times  # exact presentation times, variable frame rate included
+    # Matroska stores milliseconds, so there each time is the input's rounded to that tick;
+    # MP4 keeps the input's own time base: exact presentation times, variable frame rate included.
+    tick = stream.time_base / 2 if ext == ".mkv" else 0
+    assert all(abs(o - i) <= tick for o, i in zip(out_times, in_times, strict=True)), (out_times, in_times)
     assert out_images[0].shape == (src.height, src.width, 3)
     if src.audio:
-        assert audio_packets(out) == audio_packets(src.path)  # bit-exact payloads, same times
-        assert len(audio_packets(src.path)) > 10
+        a_in, a_out = audio_packets(src.path), audio_packets(out)
+        assert len(a_in) > 10
+        assert [p for p, _ in a_out] == [p for p, _ in a_in]  # bit-exact payloads, none lost
+        assert all(abs(to - ti) <= tick for (_, to), (_, ti) in zip(a_out, a_in, strict=True))
 
 
 def test_colour_tags_copied(tmp_path):
@@ -49,14 +54,24 @@ def test_colour_tags_copied(tmp_path):
 
 
 def test_off_preset_roundtrip_keeps_colours(tmp_path):
-    """With every stage off, decode->BGR->encode must not shift colours (matrix/range consistent)."""
+    """With every stage off, decode -> BGR -> encode must give back the same Y'CbCr levels.
+
+    A matrix or range mismatch between the two conversions shifts levels by several units; the
+    decoder's fast swscale path truncates, which costs at most half a level on average.
+    """
     src = write_clip(tmp_path / "bt709.mp4", frames=4, colorspace=1)
     out = tmp_path / "out.mp4"
     assert _enhance(str(src.path), "-o", str(out), "--preset", "off", "--crf", "0") == 0
-    _, a, _ = read_video(src.path)
-    _, b, _ = read_video(out)
-    diff = abs(a[2].astype(int) - b[2].astype(int)).mean()
-    assert diff < 1.5, diff
+
+    def planes(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray().astype(int) for f in c.decode(video=0)][2]
+
+    a, b = planes(src.path), planes(out)
+    h = src.height
+    assert abs((a[:h] - b[:h]).mean()) < 0.75  # luma: no level shift
+    assert abs((a[h:] - b[h:]).mean()) < 0.5  # chroma: no hue shift
+    assert abs(a[:h] - b[:h]).mean() < 1.0
 
 
 def test_audio_can_be_dropped(tmp_path, clip_audio):

@@ -19,7 +19,7 @@ def split_view(before: np.ndarray, after: np.ndarray, position: float = 0.5) -> 
     """Left of ``position`` shows the input, right shows the output, with a thin divider."""
     if before.shape != after.shape:
         before = cv2.resize(before, (after.shape[1], after.shape[0]), interpolation=cv2.INTER_AREA)
-    x = int(round(after.shape[1] * min(max(position, 0.0), 1.0)))
+    x = round(after.shape[1] * min(max(position, 0.0), 1.0))
     out = after.copy()
     out[:, :x] = before[:, :x]
     cv2.line(out, (x, 0), (x, out.shape[0] - 1), (255, 255, 255), 1, cv2.LINE_AA)

@@ -37,6 +37,15 @@ CONTAINERS = {
 STREAM_FORMATS = {"udp": "mpegts", "srt": "mpegts", "tcp": "mpegts", "rtp": "rtp_mpegts", "rtmp": "flv",
                   "rtmps": "flv", "rtsp": "rtsp"}
 CODEC_ALIASES = {"h264": "libx264", "hevc": "libx265", "h265": "libx265", "vp9": "libvpx-vp9"}
+# mp4/mov: index first so a file plays while downloading. Matroska: by default FFmpeg shifts every
+# timestamp so the first audio packet (AAC priming, slightly negative) starts at 0, which moves
+# the video too; Matroska can store the negative time, so keep the input's times as they are.
+_CONTAINER_OPTIONS = {
+    "mp4": {"movflags": "+faststart"},
+    "mov": {"movflags": "+faststart"},
+    "matroska": {"avoid_negative_ts": "disabled"},
+    "webm": {"avoid_negative_ts": "disabled"},
+}
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
 MAX_EARLY_AUDIO = 4096
 
@@ -127,6 +136,13 @@ def check_output_path(target: str, *, overwrite: bool) -> None:
         raise SinkError(f"output exists: {target} (use --overwrite to replace it)")
     if not os.access(parent, os.W_OK):
         raise SinkError(f"output folder is not writable: {parent}")
+    # FFmpeg opens the file only when the header is written, i.e. after the first frame has been
+    # processed; create it now so an unwritable place fails before any work.
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as e:
+        raise SinkError(f"cannot create {target}: {e.strerror}") from e
 
 
 def _pick_pix_fmt(codec: av.Codec, info: SourceInfo) -> tuple[str, str | None]:
@@ -175,37 +191,44 @@ class MediaSink:
         self._pix_fmt, note = _pick_pix_fmt(self._codec, info)
         if note:
             self._report.notes.append(note)
-        self._audio_in = audio_in
-        self._audio_out: dict[int, av.stream.Stream] = {}
-        self._early_audio: deque[PassthroughPacket] = deque()
-        self._video: av.VideoStream | None = None
-        self._last_pts: int | None = None
-        self._size: tuple[int, int] | None = None
         try:
-            container_options = {"movflags": "+faststart"} if self._fmt in ("mp4", "mov") else {}
+            container_options = _CONTAINER_OPTIONS.get(self._fmt, {})
             self._container = av.open(target, mode="w", format=self._fmt, options=container_options,
                                       timeout=10.0 if self._stream_out else None)
         except PermissionError as e:
             raise SinkError(f"cannot create {target}: permission denied") from e
         except (av.error.FFmpegError, OSError) as e:
             raise SinkError(f"cannot open output {target}: {getattr(e, 'strerror', None) or e}") from e
-
-    # -- setup on the first frame: only then are size and time base certain --------------------
-    def _setup(self, packet: FramePacket) -> None:
-        h, w = packet.image.shape[:2]
-        tb = packet.time_base or (1 / (self._info.fps or Fraction(25)))
-        rate = self._info.fps or Fraction(25)
+        # Every stream is added now, while the input's audio streams (the templates) are surely
+        # open: the source closes its container as soon as it has read everything.
         try:
-            stream = self._container.add_stream(self._codec.name, rate=rate)
+            self._video = self._add_video(info)
+            self._audio_out = {src.index: self._container.add_stream_from_template(src) for src in audio_in}
         except (av.error.FFmpegError, ValueError) as e:
-            raise SinkError(f"cannot add a {self._codec.name} stream to {self.target}: {e}") from e
+            self._container.close()
+            self._remove_file()
+            raise SinkError(f"cannot set up the streams of {target}: {e}") from e
+        self._early_audio: deque[PassthroughPacket] = deque()
+        self._started = False
+        self._last_pts: int | None = None
+
+    def _add_video(self, info: SourceInfo) -> av.VideoStream:
+        rate = info.fps or Fraction(25)
+        tb = info.time_base or 1 / rate
+        stream = self._container.add_stream(self._codec.name, rate=rate)
         cc = stream.codec_context
-        stream.width, stream.height = w, h
+        stream.width, stream.height = info.width, info.height
         stream.pix_fmt = self._pix_fmt
         stream.time_base = tb
         cc.time_base = tb
         cc.framerate = rate
         cc.gop_size = max(1, round(float(rate) * self.options.gop_seconds))
+        cc.options = self._encoder_options()
+        return stream
+
+    def _start(self) -> None:
+        """Colour tags are final once the source has decoded its first frame, i.e. now."""
+        cc = self._video.codec_context
         color = self._info.color
         if color.range in (1, 2):
             cc.color_range = color.range
@@ -213,14 +236,7 @@ class MediaSink:
                             ("color_trc", color.trc)):
             if value not in (0, 2):
                 setattr(cc, attr, value)
-        cc.options = self._encoder_options()
-        for src in self._audio_in:
-            try:
-                self._audio_out[src.index] = self._container.add_stream_from_template(src)
-            except (av.error.FFmpegError, ValueError) as e:
-                raise SinkError(f"cannot copy audio stream {src.index} into {self.target}: {e}") from e
-        self._video = stream
-        self._size = (w, h)
+        self._started = True
 
     def _encoder_options(self) -> dict[str, str]:
         opts: dict[str, str] = {}
@@ -238,12 +254,12 @@ class MediaSink:
 
     # -- writing ------------------------------------------------------------------------------
     def write(self, packet: FramePacket) -> None:
-        if self._video is None:
-            self._setup(packet)
+        if not self._started:
+            self._start()
         h, w = packet.image.shape[:2]
-        if (w, h) != self._size:
+        if (w, h) != (self._video.width, self._video.height):
             raise SinkError(
-                f"frame {packet.index} is {w}x{h} but the video is {self._size[0]}x{self._size[1]}; "
+                f"frame {packet.index} is {w}x{h} but the video is {self._video.width}x{self._video.height}; "
                 "a video needs one size (write to a folder instead)"
             )
         frame = bgr_to_frame(packet.image, self._pix_fmt, self._info.color)
@@ -260,9 +276,10 @@ class MediaSink:
             self._mux_audio(self._early_audio.popleft())
 
     def write_passthrough(self, packet: PassthroughPacket) -> None:
-        if packet.stream_index not in {s.index for s in self._audio_in}:
+        if packet.stream_index not in self._audio_out:
             return
-        if self._video is None:
+        # Muxing starts the file (header, encoder settings): not before the first video frame.
+        if not self._report.frames:
             if len(self._early_audio) >= MAX_EARLY_AUDIO:
                 raise SinkError("too much audio before the first video frame to buffer")
             self._early_audio.append(packet)
@@ -287,7 +304,7 @@ class MediaSink:
     def close(self, *, failed: bool = False) -> SinkReport:
         """Flush the encoder and finalize; a file that got no frame is removed, not left empty."""
         try:
-            if self._video is not None:
+            if self._started:
                 self._mux(self._video.encode(None))
         finally:
             try:
@@ -296,9 +313,12 @@ class MediaSink:
                 if not failed:
                     raise SinkError(f"finalizing {self.target} failed: {e}") from e
         if self._report.frames == 0 and not self._stream_out:
-            try:
-                os.remove(self.target)
-                self._report.state = "removed"
-            except OSError:
-                pass
+            self._remove_file()
         return self._report
+
+    def _remove_file(self) -> None:
+        try:
+            os.remove(self.target)
+            self._report.state = "removed"
+        except OSError:
+            pass

@@ -1,0 +1,167 @@
+"""Type-keyed kernel registry for the stage functions, after torchvision.transforms.v2.
+
+A stage function is declared once, with its signature and docstring, and each backend registers
+its own kernel for the array type it owns. Dispatching on the array's type (rather than on a
+``backend=`` flag) keeps the frame's location the single source of truth: a ``cv2.UMat`` can only
+reach the OpenCL kernel, so host/device copies can never sneak in between stages.
+
+Example:
+    >>> import numpy as np
+    >>> @dispatched
+    ... def invert(img, *, offset: int = 0):
+    ...     '''Invert an image.'''
+    >>> @invert.kernel(np.ndarray)
+    ... def _invert_numpy(img, *, offset=0):
+    ...     return 255 - img + offset
+    >>> int(invert(np.zeros((1, 1), np.uint8))[0, 0])
+    255
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, ParamSpec, TypeVar
+
+import cv2
+import numpy as np
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+# PyPI wheels expose the ``cv2.cuda.GpuMat`` class even without CUDA (its methods then raise
+# "No CUDA support"), while builds without the cuda module lack it entirely; ``None`` means
+# CUDA kernels are not registered at all.
+GpuMat: type | None = getattr(getattr(cv2, "cuda", None), "GpuMat", None)
+
+#: Every array type some kernel may be registered for, in the order errors list them.
+ARRAY_TYPES: tuple[type, ...] = (np.ndarray, cv2.UMat) + ((GpuMat,) if GpuMat is not None else ())
+
+
+def type_name(t: type) -> str:
+    """Name a type as users spell it (``numpy.ndarray``, ``cv2.UMat``, ``cv2.cuda.GpuMat``)."""
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+class Dispatcher(Generic[P, R]):
+    """A function whose body is chosen by the type of its first argument.
+
+    The wrapped function only provides the name, signature and docstring; calling it runs the kernel
+    registered for ``type(first_argument)`` (or the nearest registered base class).
+    """
+
+    def __init__(self, declaration: Callable[P, R]) -> None:
+        functools.update_wrapper(self, declaration)
+        self._name = declaration.__name__
+        self._kernels: dict[type, Callable[..., R]] = {}
+
+    def kernel(self, *types: type | None) -> Callable[[F], F]:
+        """Register the decorated function as the kernel for ``types``.
+
+        ``None`` entries are skipped, so ``@fn.kernel(GpuMat)`` is a no-op on builds without
+        ``cv2.cuda``; the decorated function is returned unchanged either way.
+        """
+
+        def register(fn: F) -> F:
+            for t in types:
+                if t is None:
+                    continue
+                if t in self._kernels:
+                    raise RuntimeError(f"{self._name}() already has a kernel for {type_name(t)}")
+                self._kernels[t] = fn
+            return fn
+
+        return register
+
+    @property
+    def supported_types(self) -> tuple[type, ...]:
+        """Array types with a registered kernel, in registration order."""
+        return tuple(self._kernels)
+
+    def kernel_for(self, t: type) -> Callable[..., R]:
+        """The kernel that a value of type ``t`` dispatches to; TypeError naming the supported types."""
+        kernel = self._kernels.get(t)
+        if kernel is None:
+            for base in t.__mro__[1:]:
+                kernel = self._kernels.get(base)
+                if kernel is not None:
+                    break
+        if kernel is None:
+            supported = ", ".join(type_name(k) for k in self._kernels)
+            raise TypeError(f"{self._name}() supports {supported}; got {type_name(t)}")
+        return kernel
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        if not args:
+            raise TypeError(f"{self._name}() needs the image as its first positional argument")
+        return self.kernel_for(type(args[0]))(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<dispatched {self._name}: {', '.join(type_name(k) for k in self._kernels)}>"
+
+
+def dispatched(declaration: Callable[P, R]) -> Dispatcher[P, R]:
+    """Turn a declaration (signature + docstring, body unused) into a type-dispatched function."""
+    return Dispatcher(declaration)
+
+
+class Workspace:
+    """Cache of the stateful OpenCV helpers a kernel needs (CLAHE, CUDA filters and tables).
+
+    Why it exists: ``cv2.CLAHE`` and the ``cv2.cuda`` filter objects keep scratch buffers, so one
+    object must never be used by two threads at once, yet building one per frame wastes time. A
+    stage instance owns a workspace (pipelines call a stage from one thread at a time); the pure
+    functions fall back to a per-thread one. The cache is a small LRU so that a caller sweeping
+    parameters does not grow it without bound.
+    """
+
+    def __init__(self, max_items: int = 16) -> None:
+        self._items: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
+        self._max_items = max_items
+
+    def get(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """The object cached under ``key``, built by ``factory`` on first use."""
+        try:
+            self._items.move_to_end(key)
+            return self._items[key]
+        except KeyError:
+            obj = factory()
+            self._items[key] = obj
+            if len(self._items) > self._max_items:
+                self._items.popitem(last=False)
+            return obj
+
+    def clear(self) -> None:
+        """Forget every cached object."""
+        self._items.clear()
+
+
+_thread_local = threading.local()
+
+
+def thread_workspace() -> Workspace:
+    """The calling thread's own workspace, for pure-function calls that pass none."""
+    ws = getattr(_thread_local, "workspace", None)
+    if ws is None:
+        ws = _thread_local.workspace = Workspace()
+    return ws
+
+
+# cv::Range::all(): the UMat ROI constructor treats it as "every row/column" without bounds checks.
+_ALL = (-(2**31), 2**31 - 1)
+
+
+def umat_size(u: cv2.UMat) -> tuple[int, int]:
+    """``(width, height)`` of a ``cv2.UMat``, which its Python wrapper does not expose.
+
+    Why: kernels that work at reduced resolution must resize back to the exact size, and odd sizes
+    do not survive a 2x round trip. Downloading one row and one column (``Range::all()`` on the
+    other axis) costs two tiny reads instead of a full-frame transfer or reduction.
+    """
+    width = cv2.UMat(u, (0, 1), _ALL).get().shape[1]
+    height = cv2.UMat(u, _ALL, (0, 1)).get().shape[0]
+    return int(width), int(height)

@@ -1,0 +1,131 @@
+"""What every classical stage looks like, and how stage parameters are declared and validated.
+
+Parameters are frozen dataclasses whose fields carry their allowed range, so one generic
+``from_mapping`` can turn a preset/TOML table into parameters and turn every mistake into a
+one-line :class:`~realtime.errors.ConfigError` naming the stage, the key and what is allowed.
+Validation runs in ``__post_init__`` too, so building parameters in code is just as safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+from realtime.backends import Array
+from realtime.errors import ConfigError
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """One classical enhancement stage, as the pipeline drives it.
+
+    ``__call__`` is the standalone BGR entry point; the pipeline instead converts a frame to YCrCb
+    once and calls ``apply_ycc`` on every stage, because each colour conversion costs as much as a
+    cheap stage. Instances may keep temporal state between calls (one instance per video stream).
+    """
+
+    name: ClassVar[str]
+    params: Any
+
+    def __call__(self, bgr: Array) -> Array: ...
+
+    def apply_ycc(self, ycc: Array) -> Array: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Allowed values of one numeric parameter: its kind and an interval, open or closed at each end."""
+
+    kind: type[int] | type[float]
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def allows(self, value: float) -> bool:
+        above = value > self.lo if self.lo_open else value >= self.lo
+        below = value < self.hi if self.hi_open else value <= self.hi
+        return above and below
+
+    def describe(self) -> str:
+        what = "an integer" if self.kind is int else "a number"
+        left = "(" if self.lo_open else "["
+        right = ")" if self.hi_open else "]"
+        return f"{what} in {left}{self.lo:g}, {self.hi:g}{right}"
+
+
+def param(default: float, kind: type[int] | type[float], lo: float, hi: float, *,
+          lo_open: bool = False, hi_open: bool = False) -> Any:
+    """A dataclass field holding a number with its limits (read back by :class:`StageParams`)."""
+    return dataclasses.field(default=default, metadata={"limits": Limits(kind, lo, hi, lo_open, hi_open)})
+
+
+class StageParams:
+    """Base of the frozen parameter dataclasses: validation and construction from a mapping."""
+
+    stage: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            limits: Limits | None = f.metadata.get("limits")
+            if limits is None:
+                continue
+            value = getattr(self, f.name)
+            coerced = _coerce(value, limits)
+            if coerced is None:
+                raise ConfigError(f"{self.stage}.{f.name} must be {limits.describe()}, got {value!r}")
+            object.__setattr__(self, f.name, coerced)
+        self._check()
+
+    def _check(self) -> None:
+        """Cross-field rules; subclasses override it and raise ConfigError."""
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Valid parameter names, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any] | None) -> Self:
+        """Build parameters from a preset/config table; unspecified keys keep their defaults.
+
+        Raises:
+            ConfigError: on an unknown key or a value of the wrong type or out of range.
+        """
+        m = {} if m is None else m
+        if not isinstance(m, Mapping):
+            raise ConfigError(f"{cls.stage} parameters must be a table of key = value, got {m!r}")
+        valid = cls.keys()
+        unknown = [k for k in m if k not in valid]
+        if unknown:
+            raise ConfigError(
+                f"unknown {cls.stage} parameter {unknown[0]!r}; valid keys: {', '.join(valid)}"
+            )
+        return cls(**m)
+
+
+def _coerce(value: Any, limits: Limits) -> int | float | None:
+    """``value`` as the declared kind when it is one and within limits, else None.
+
+    Booleans are rejected although Python treats them as ints: ``clip_limit = true`` in a TOML
+    file is a mistake, not 1.0. Integral floats are accepted for integer fields (``tile_grid = 8.0``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if limits.kind is int:
+        if isinstance(value, numbers.Integral):
+            number: int | float = int(value)
+        elif math.isfinite(value) and float(value).is_integer():
+            number = int(value)
+        else:
+            return None
+    else:
+        number = float(value)
+        if not math.isfinite(number):
+            return None
+    return number if limits.allows(number) else None
