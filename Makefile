@@ -20,6 +20,7 @@ $(TSTAMP): pyproject.toml $(STAMP)
 	touch $@
 
 demo: $(STAMP)
+	mkdir -p demo_out
 	$(BIN)/realtime enhance realtime/data/demo_lowlight.mp4 -o demo_out/enhanced.mp4 \
 		--compare demo_out/before_after.png --overwrite
 

@@ -47,10 +47,11 @@ def side_by_side(pairs: list[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
 class CompareCollector:
     """Keeps (original, enhanced) for a few frames spread over the clip, then writes one PNG."""
 
-    def __init__(self, path: str, frame_count: int | None, samples: int = 3) -> None:
+    def __init__(self, path: str, frame_count: int | None, samples: int = 4) -> None:
         self.path = Path(path)
         if frame_count and frame_count > 1:
-            picks = {round(frame_count * (i + 1) / (samples + 1)) for i in range(samples)}
+            # the middle of each of ``samples`` equal parts: clear of cuts at the quarter marks
+            picks = {int(frame_count * (i + 0.5) / samples) for i in range(samples)}
             self._wanted = {min(p, frame_count - 1) for p in picks}
         else:
             self._wanted = {0}
