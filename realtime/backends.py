@@ -30,6 +30,15 @@ class Backend(enum.Enum):
     OPENCL = "opencl"
     CUDA = "cuda"
 
+    @property
+    def array_type(self) -> type:
+        """The array type frames have on this backend; stage kernels are dispatched by it."""
+        if self is Backend.NUMPY:
+            return np.ndarray
+        if self is Backend.OPENCL:
+            return cv2.UMat
+        return cv2.cuda.GpuMat
+
 
 def cuda_device_count() -> int:
     """CUDA devices OpenCV can use; 0 for builds without CUDA (every PyPI wheel)."""
@@ -81,23 +90,3 @@ def resolve_backend(name: str | Backend) -> Backend:
     if wanted is Backend.OPENCL:
         cv2.ocl.setUseOpenCL(True)
     return wanted
-
-
-def upload(img: np.ndarray, backend: Backend) -> Array:
-    """Move a host image onto ``backend`` (no copy for NUMPY)."""
-    if backend is Backend.NUMPY:
-        return img
-    if backend is Backend.OPENCL:
-        return cv2.UMat(img)
-    gpu = cv2.cuda.GpuMat()
-    gpu.upload(img)
-    return gpu
-
-
-def download(arr: Array) -> np.ndarray:
-    """Bring an image back to the host, whatever backend it is on."""
-    if isinstance(arr, np.ndarray):
-        return arr
-    if isinstance(arr, cv2.UMat):
-        return arr.get()
-    return arr.download()

@@ -61,7 +61,7 @@ class CompareCollector:
     def __call__(self, packet: FramePacket, stats: LiveStats) -> None:
         if packet.original is None:
             return
-        pair = (packet.index, packet.original, packet.image)
+        pair = (packet.index, packet.original_bgr(), packet.image)
         self._last = pair
         if packet.index in self._wanted:
             self._pairs.append(pair)

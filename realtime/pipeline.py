@@ -1,9 +1,10 @@
 """The ordered classical stages (and the refiner slot) applied to one frame at a time.
 
-A frame enters as BGR, is uploaded to the chosen backend and converted to YCrCb once, passes
-through every enabled stage's YCrCb kernel, and is converted back and downloaded once. Every
-stage is luma-aware, so this saves one BGR<->YCrCb round trip per stage without changing the
-BGR contract at the pipeline's edges.
+Frames arrive as planar Y'CbCr straight from the decoder (or as BGR from images and cameras,
+converted once to 4:4:4 planes). The planes are uploaded to the chosen backend once, pass through
+every enabled stage, and are downloaded once; BGR is only made where something needs it (the
+refiner, a window, an image file). Every stage works on the plane it needs (luma, or chroma at its
+own resolution), so no stage pays for a colour conversion or a plane copy it does not need.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import threading
 import time
 from collections.abc import Sequence
 
-from realtime.backends import Backend, download, upload
+import numpy as np
+
+from realtime.backends import Backend
 from realtime.frames import FramePacket
+from realtime.planes import download, upload
 from realtime.refiner.base import Refiner
 from realtime.stages import Stage
-from realtime.stages.color import to_bgr, to_ycc
+from realtime.stages.color import planes_from_bgr
 
-COLOR_TIMING = "color"  # the two colour conversions, reported as one pseudo-stage
+COLOR_TIMING = "color"  # BGR -> planes for sources that deliver BGR
 TRANSFER_TIMING = "transfer"  # upload + download for device backends
 REFINER_TIMING = "refiner"
 
@@ -71,34 +75,33 @@ class Pipeline:
         return f"stages: {stages}; backend: {self.backend.value}; refiner: {refiner}"
 
     def process(self, packet: FramePacket) -> FramePacket:
-        """Enhance ``packet.image`` in place of the packet (the array itself is never mutated)."""
+        """Enhance the packet's pixels (the arrays it arrived with are never mutated)."""
         timings = packet.timings
-        original = packet.image
+        original = packet.planes if packet.planes is not None else packet.image
         active = [s for s, on in zip(self.stages, self._enabled, strict=True) if on]
-        img = original
         if active:
-            t = time.perf_counter_ns()
-            dev = upload(original, self.backend)
-            t_up = time.perf_counter_ns()
-            ycc = to_ycc(dev)
-            color_ns = time.perf_counter_ns() - t_up
+            planes = packet.planes
+            if planes is None:
+                t0 = time.perf_counter_ns()
+                planes = planes_from_bgr(packet.image)
+                timings[COLOR_TIMING] = (time.perf_counter_ns() - t0) / 1e6
+            t0 = time.perf_counter_ns()
+            dev = upload(planes, self.backend.array_type)
+            transfer_ns = time.perf_counter_ns() - t0
             for stage in active:
                 t0 = time.perf_counter_ns()
-                ycc = stage.apply_ycc(ycc)
+                dev = stage.apply_planes(dev)
                 timings[stage.name] = (time.perf_counter_ns() - t0) / 1e6
             t0 = time.perf_counter_ns()
-            bgr = to_bgr(ycc)
-            t1 = time.perf_counter_ns()
-            img = download(bgr)
-            t2 = time.perf_counter_ns()
-            timings[COLOR_TIMING] = (color_ns + t1 - t0) / 1e6
+            packet.set_planes(download(dev))
+            transfer_ns += time.perf_counter_ns() - t0
             if self.backend is not Backend.NUMPY:
-                timings[TRANSFER_TIMING] = (t_up - t + t2 - t1) / 1e6
+                timings[TRANSFER_TIMING] = transfer_ns / 1e6
         if self.refiner is not None:
             t0 = time.perf_counter_ns()
-            img = self.refiner(img, original)
+            original_bgr = original if isinstance(original, np.ndarray) else original.to_bgr()
+            packet.image = self.refiner(packet.image, original_bgr)
             timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
-        packet.image = img
         if self.keep_original:
             packet.original = original
         return packet

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import av
 
-from realtime.avcolor import bgr_to_frame
+from realtime.avcolor import bgr_to_frame, planes_to_frame
 from realtime.errors import SinkError
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.sinks.base import SinkReport
-from realtime.sources.base import SourceInfo
+from realtime.sources.base import ColorInfo, SourceInfo
+
+HD_COLOR = ColorInfo(range=1, space=1, primaries=1, trc=1)
 
 CONTAINERS = {
     ".mp4": "mp4",
@@ -165,6 +167,14 @@ def _pick_pix_fmt(codec: av.Codec, info: SourceInfo) -> tuple[str, str | None]:
     return wanted, note
 
 
+def output_color(info: SourceInfo) -> ColorInfo:
+    """The input's own tags for video; for images and cameras (BGR, untagged) BT.709 limited range,
+    the HD convention every player assumes, written out explicitly."""
+    if info.kind in ("video", "stream"):
+        return info.color
+    return HD_COLOR
+
+
 class MediaSink:
     """Encode frames with PyAV; copy audio packets; flush on close."""
 
@@ -229,7 +239,7 @@ class MediaSink:
     def _start(self) -> None:
         """Colour tags are final once the source has decoded its first frame, i.e. now."""
         cc = self._video.codec_context
-        color = self._info.color
+        color = self._color = output_color(self._info)
         if color.range in (1, 2):
             cc.color_range = color.range
         for attr, value in (("colorspace", color.space), ("color_primaries", color.primaries),
@@ -256,13 +266,16 @@ class MediaSink:
     def write(self, packet: FramePacket) -> None:
         if not self._started:
             self._start()
-        h, w = packet.image.shape[:2]
+        h, w = packet.size
         if (w, h) != (self._video.width, self._video.height):
             raise SinkError(
                 f"frame {packet.index} is {w}x{h} but the video is {self._video.width}x{self._video.height}; "
                 "a video needs one size (write to a folder instead)"
             )
-        frame = bgr_to_frame(packet.image, self._pix_fmt, self._info.color)
+        if packet.planes is not None:
+            frame = planes_to_frame(packet.planes, self._pix_fmt, self._color)
+        else:
+            frame = bgr_to_frame(packet.image, self._pix_fmt, self._color)
         pts = packet.pts if packet.pts is not None else packet.index
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # live clocks can repeat a millisecond; encoders need increasing pts

@@ -28,6 +28,17 @@ def check_display() -> None:
         raise ConfigError("--show needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set")
 
 
+def handle_key(key: int, split: bool, pipeline: Pipeline) -> tuple[bool, bool]:
+    """One key press: (keep running, split view on). Digits toggle stages 1-9 in pipeline order."""
+    if key in QUIT_KEYS:
+        return False, split
+    if key == ord(" "):
+        return True, not split
+    if ord("1") <= key <= ord("9"):
+        pipeline.toggle(key - ord("1"))
+    return True, split
+
+
 class Window:
     def __init__(self, pipeline: Pipeline) -> None:
         check_display()
@@ -43,18 +54,13 @@ class Window:
 
     def handle_key(self, key: int) -> bool:
         """Apply one key press; False means quit."""
-        if key in QUIT_KEYS:
-            return False
-        if key == ord(" "):
-            self.split = not self.split
-        elif ord("1") <= key <= ord("9"):
-            self.pipeline.toggle(key - ord("1"))
-        return True
+        keep_going, self.split = handle_key(key, self.split, self.pipeline)
+        return keep_going
 
     def show(self, packet: FramePacket, stats: LiveStats) -> None:
         img = packet.image
         if self.split and packet.original is not None:
-            img = split_view(packet.original, img)
+            img = split_view(packet.original_bgr(), img)
         lines = hud_lines(stats, self.pipeline.names, self.pipeline.enabled, self.split)
         cv2.imshow(WINDOW, draw_hud(img, lines))
 

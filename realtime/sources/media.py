@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import av
 
-from realtime.avcolor import color_of, frame_to_bgr
+from realtime.avcolor import color_of, frame_to_bgr, frame_to_planes
 from realtime.errors import BadFramesError, SourceError
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.sources.base import ColorInfo, SourceInfo, SourceStats
@@ -150,10 +150,12 @@ class MediaSource:
             if pts is None and self.info.fps:
                 tb = 1 / self.info.fps
                 pts = self.stats.frames
-            image = frame_to_bgr(frame, self._color)
+            # Planar Y'CbCr stays planar (no colour conversion); anything else becomes BGR.
+            planes = frame_to_planes(frame, self._color)
+            image = frame_to_bgr(frame, self._color) if planes is None else None
             index = self.stats.frames
             self.stats.frames += 1  # counted before the yield: a consumer that stops here has read it
-            yield FramePacket(image=image, index=index, pts=pts, time_base=tb)
+            yield FramePacket(image=image, planes=planes, index=index, pts=pts, time_base=tb)
 
     def _check_complete(self) -> None:
         """MP4/MOV index every frame; reading fewer means the file was cut short."""
