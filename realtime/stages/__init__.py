@@ -1,18 +1,25 @@
 """The classical enhancement stages: contrast stretch, CLAHE, denoise, sharpen.
 
-Each stage is a pure function on BGR frames (``contrast``, ``clahe``, ``denoise``, ``sharpen``), a
-faster twin on YCrCb frames (``*_ycc``) that the pipeline chains between one ``to_ycc`` and one
-``to_bgr``, a frozen parameter dataclass, and a thin class implementing :class:`Stage` that may
-keep temporal state. Kernels are chosen by the frame's type: ``numpy.ndarray`` (CPU reference),
-``cv2.UMat`` (OpenCL) or ``cv2.cuda.GpuMat`` (CUDA, unverified).
+Each stage is a pure function on :class:`~realtime.planes.Planes` (``contrast_planes``,
+``clahe_planes``, ``denoise_planes``/``temporal_denoise_planes``, ``sharpen_planes``) that the
+pipeline chains on the decoder's own planes, a BGR twin for standalone use (``contrast``, ``clahe``,
+``denoise``, ``sharpen``: BGR -> 4:4:4 planes -> kernel -> BGR), a frozen parameter dataclass, and
+a thin class implementing :class:`Stage` that may keep temporal state. Kernels are chosen by the
+type of the planes or image: ``numpy.ndarray`` (CPU reference), ``cv2.UMat`` (OpenCL) or
+``cv2.cuda.GpuMat`` (CUDA, unverified).
 
 Example:
     >>> import numpy as np
+    >>> from realtime.planes import Planes
+    >>> from realtime.sources.base import ColorInfo
     >>> stages = [make_stage(name) for name in STAGES]
-    >>> ycc = to_ycc(np.zeros((36, 64, 3), np.uint8))
+    >>> bgr = np.full((36, 64, 3), 30, np.uint8)
+    >>> planes = Planes.from_bgr(bgr, ColorInfo(range=1, space=1), subsample=True)  # like video
     >>> for stage in stages:
-    ...     ycc = stage.apply_ycc(ycc)
-    >>> to_bgr(ycc).shape
+    ...     planes = stage.apply_planes(planes)
+    >>> planes.size, planes.chroma_size, planes.to_bgr().shape
+    ((36, 64), (18, 32), (36, 64, 3))
+    >>> stages[0](bgr).shape  # the BGR entry point
     (36, 64, 3)
 """
 
@@ -24,8 +31,8 @@ from typing import Any
 from realtime.errors import ConfigError
 from realtime.stages._dispatch import Workspace
 from realtime.stages.base import Stage, StageParams
-from realtime.stages.clahe import Clahe, ClaheParams, clahe, clahe_ycc
-from realtime.stages.color import to_bgr, to_ycc
+from realtime.stages.clahe import Clahe, ClaheParams, clahe, clahe_planes
+from realtime.stages.color import planes_from_bgr, planes_to_bgr
 from realtime.stages.contrast import (
     Contrast,
     ContrastParams,
@@ -33,7 +40,7 @@ from realtime.stages.contrast import (
     apply_levels,
     contrast,
     contrast_levels,
-    contrast_ycc,
+    contrast_planes,
     smooth_levels,
 )
 from realtime.stages.denoise import (
@@ -41,10 +48,10 @@ from realtime.stages.denoise import (
     DenoiseParams,
     TemporalState,
     denoise,
-    denoise_ycc,
-    temporal_denoise_ycc,
+    denoise_planes,
+    temporal_denoise_planes,
 )
-from realtime.stages.sharpen import Sharpen, SharpenParams, sharpen, sharpen_ycc
+from realtime.stages.sharpen import Sharpen, SharpenParams, sharpen, sharpen_planes
 
 #: Stage classes by name, in the canonical pipeline order.
 STAGES: dict[str, type[Stage]] = {
@@ -94,17 +101,17 @@ __all__ = [
     "Workspace",
     "apply_levels",
     "clahe",
-    "clahe_ycc",
+    "clahe_planes",
     "contrast",
     "contrast_levels",
-    "contrast_ycc",
+    "contrast_planes",
     "denoise",
-    "denoise_ycc",
+    "denoise_planes",
     "make_stage",
+    "planes_from_bgr",
+    "planes_to_bgr",
     "sharpen",
-    "sharpen_ycc",
+    "sharpen_planes",
     "smooth_levels",
-    "temporal_denoise_ycc",
-    "to_bgr",
-    "to_ycc",
+    "temporal_denoise_planes",
 ]

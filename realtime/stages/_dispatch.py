@@ -5,8 +5,13 @@ its own kernel for the array type it owns. Dispatching on the array's type (rath
 ``backend=`` flag) keeps the frame's location the single source of truth: a ``cv2.UMat`` can only
 reach the OpenCL kernel, so host/device copies can never sneak in between stages.
 
+Functions of a whole frame take :class:`~realtime.planes.Planes` and are declared with
+``@dispatched(planes=True)``: they dispatch on the type of the planes (all three must share it), so
+one registry maps ``np.ndarray``, ``cv2.UMat`` and ``cv2.cuda.GpuMat`` frames to their kernels.
+
 Example:
     >>> import numpy as np
+    >>> from realtime.planes import Planes
     >>> @dispatched
     ... def invert(img, *, offset: int = 0):
     ...     '''Invert an image.'''
@@ -15,6 +20,15 @@ Example:
     ...     return 255 - img + offset
     >>> int(invert(np.zeros((1, 1), np.uint8))[0, 0])
     255
+    >>> @dispatched(planes=True)
+    ... def luma_mean(planes):
+    ...     '''Mean luma of a frame.'''
+    >>> @luma_mean.kernel(np.ndarray)
+    ... def _luma_mean_numpy(planes):
+    ...     return float(planes.y.mean())
+    >>> grey = np.full((2, 2), 9, np.uint8)
+    >>> luma_mean(Planes(grey, grey[:1, :1], grey[:1, :1]))
+    9.0
 """
 
 from __future__ import annotations
@@ -23,10 +37,12 @@ import collections
 import functools
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 import cv2
 import numpy as np
+
+from realtime.planes import Planes
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,16 +63,34 @@ def type_name(t: type) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
+def planes_type(planes: Any, function: str = "function") -> type:
+    """The array type of a frame's planes, checked to be one :class:`Planes` on one backend.
+
+    Raises:
+        TypeError: ``planes`` is not a ``Planes``, or its planes live on different backends (a
+            half-uploaded frame would otherwise fail deep inside OpenCV).
+    """
+    if not isinstance(planes, Planes):
+        raise TypeError(f"{function}() takes {type_name(Planes)}; got {type_name(type(planes))}")
+    kind = type(planes.y)
+    if type(planes.cb) is not kind or type(planes.cr) is not kind:
+        found = ", ".join(f"{n} {type_name(type(getattr(planes, n)))}" for n in ("y", "cb", "cr"))
+        raise TypeError(f"{function}() needs all planes on one backend; got {found}")
+    return kind
+
+
 class Dispatcher(Generic[P, R]):
     """A function whose body is chosen by the type of its first argument.
 
     The wrapped function only provides the name, signature and docstring; calling it runs the kernel
-    registered for ``type(first_argument)`` (or the nearest registered base class).
+    registered for ``type(first_argument)`` (or the nearest registered base class). With
+    ``planes=True`` the first argument must be a :class:`Planes`, and the type of its planes is used.
     """
 
-    def __init__(self, declaration: Callable[P, R]) -> None:
+    def __init__(self, declaration: Callable[P, R], *, planes: bool = False) -> None:
         functools.update_wrapper(self, declaration)
         self._name = declaration.__name__
+        self._planes = planes
         self._kernels: dict[type, Callable[..., R]] = {}
 
     def kernel(self, *types: type | None) -> Callable[[F], F]:
@@ -92,21 +126,39 @@ class Dispatcher(Generic[P, R]):
                     break
         if kernel is None:
             supported = ", ".join(type_name(k) for k in self._kernels)
-            raise TypeError(f"{self._name}() supports {supported}; got {type_name(t)}")
+            what = "planes of " if self._planes else ""
+            raise TypeError(f"{self._name}() supports {what}{supported}; got {what}{type_name(t)}")
         return kernel
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         if not args:
-            raise TypeError(f"{self._name}() needs the image as its first positional argument")
-        return self.kernel_for(type(args[0]))(*args, **kwargs)
+            what = "planes" if self._planes else "image"
+            raise TypeError(f"{self._name}() needs the {what} as its first positional argument")
+        kind = planes_type(args[0], self._name) if self._planes else type(args[0])
+        return self.kernel_for(kind)(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<dispatched {self._name}: {', '.join(type_name(k) for k in self._kernels)}>"
+        what = "planes of " if self._planes else ""
+        return f"<dispatched {self._name}: {what}{', '.join(type_name(k) for k in self._kernels)}>"
 
 
-def dispatched(declaration: Callable[P, R]) -> Dispatcher[P, R]:
-    """Turn a declaration (signature + docstring, body unused) into a type-dispatched function."""
-    return Dispatcher(declaration)
+@overload
+def dispatched(declaration: Callable[P, R], *, planes: bool = False) -> Dispatcher[P, R]: ...
+
+
+@overload
+def dispatched(*, planes: bool = False) -> Callable[[Callable[P, R]], Dispatcher[P, R]]: ...
+
+
+def dispatched(declaration: Callable[P, R] | None = None, *, planes: bool = False) -> Any:
+    """Turn a declaration (signature + docstring, body unused) into a type-dispatched function.
+
+    Bare (``@dispatched``) it dispatches on the type of the first argument, an image;
+    ``@dispatched(planes=True)`` on the type of the planes of a :class:`Planes` first argument.
+    """
+    if declaration is None:
+        return lambda decl: Dispatcher(decl, planes=planes)
+    return Dispatcher(declaration, planes=planes)
 
 
 class Workspace:

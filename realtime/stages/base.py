@@ -1,8 +1,9 @@
 """What every classical stage looks like, and how stage parameters are declared and validated.
 
-Parameters are frozen dataclasses whose fields carry their allowed range, so one generic
-``from_mapping`` can turn a preset/TOML table into parameters and turn every mistake into a
-one-line :class:`~realtime.errors.ConfigError` naming the stage, the key and what is allowed.
+Parameters are frozen dataclasses whose fields carry their allowed range (or, for a string, the
+allowed choices), so one generic ``from_mapping`` can turn a preset/TOML table into parameters and
+turn every mistake into a one-line :class:`~realtime.errors.ConfigError` naming the stage, the key
+and what is allowed.
 Validation runs in ``__post_init__`` too, so building parameters in code is just as safe.
 """
 
@@ -16,15 +17,18 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from realtime.backends import Array
 from realtime.errors import ConfigError
+from realtime.planes import Planes
 
 
 @runtime_checkable
 class Stage(Protocol):
     """One classical enhancement stage, as the pipeline drives it.
 
-    ``__call__`` is the standalone BGR entry point; the pipeline instead converts a frame to YCrCb
-    once and calls ``apply_ycc`` on every stage, because each colour conversion costs as much as a
-    cheap stage. Instances may keep temporal state between calls (one instance per video stream).
+    The pipeline calls ``apply_planes`` with the frame as :class:`~realtime.planes.Planes` (the
+    decoder's planar Y'CbCr, or BGR converted once), because converting to and from BGR per stage
+    costs as much as a cheap stage and luma stages need only one plane. ``__call__`` is the
+    standalone BGR entry point (any backend). Instances may keep temporal state between calls (one
+    instance per video stream); ``reset`` forgets it.
     """
 
     name: ClassVar[str]
@@ -32,7 +36,7 @@ class Stage(Protocol):
 
     def __call__(self, bgr: Array) -> Array: ...
 
-    def apply_ycc(self, ycc: Array) -> Array: ...
+    def apply_planes(self, planes: Planes) -> Planes: ...
 
     def reset(self) -> None: ...
 
@@ -58,11 +62,52 @@ class Limits:
         right = ")" if self.hi_open else "]"
         return f"{what} in {left}{self.lo:g}, {self.hi:g}{right}"
 
+    def coerce(self, value: Any) -> int | float | None:
+        """``value`` as the declared kind when it is one and within limits, else None.
+
+        Booleans are rejected although Python treats them as ints: ``clip_limit = true`` in a TOML
+        file is a mistake, not 1.0. Integral floats are accepted for integer fields (``tile_grid = 8.0``).
+        """
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return None
+        if self.kind is int:
+            if isinstance(value, numbers.Integral):
+                number: int | float = int(value)
+            elif math.isfinite(value) and float(value).is_integer():
+                number = int(value)
+            else:
+                return None
+        else:
+            number = float(value)
+            if not math.isfinite(number):
+                return None
+        return number if self.allows(number) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """Allowed values of one string parameter (an algorithm's name, say)."""
+
+    options: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(o) for o in self.options)
+
+    def coerce(self, value: Any) -> str | None:
+        return value if isinstance(value, str) and value in self.options else None
+
 
 def param(default: float, kind: type[int] | type[float], lo: float, hi: float, *,
           lo_open: bool = False, hi_open: bool = False) -> Any:
     """A dataclass field holding a number with its limits (read back by :class:`StageParams`)."""
     return dataclasses.field(default=default, metadata={"limits": Limits(kind, lo, hi, lo_open, hi_open)})
+
+
+def choice(default: str, *options: str) -> Any:
+    """A dataclass field holding one of ``options`` (exact, case-sensitive strings)."""
+    if default not in options:
+        raise ValueError(f"default {default!r} is not one of {options}")
+    return dataclasses.field(default=default, metadata={"limits": Choice(options)})
 
 
 class StageParams:
@@ -72,11 +117,11 @@ class StageParams:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            limits: Limits | None = f.metadata.get("limits")
+            limits: Limits | Choice | None = f.metadata.get("limits")
             if limits is None:
                 continue
             value = getattr(self, f.name)
-            coerced = _coerce(value, limits)
+            coerced = limits.coerce(value)
             if coerced is None:
                 raise ConfigError(f"{self.stage}.{f.name} must be {limits.describe()}, got {value!r}")
             object.__setattr__(self, f.name, coerced)
@@ -107,25 +152,3 @@ class StageParams:
                 f"unknown {cls.stage} parameter {unknown[0]!r}; valid keys: {', '.join(valid)}"
             )
         return cls(**m)
-
-
-def _coerce(value: Any, limits: Limits) -> int | float | None:
-    """``value`` as the declared kind when it is one and within limits, else None.
-
-    Booleans are rejected although Python treats them as ints: ``clip_limit = true`` in a TOML
-    file is a mistake, not 1.0. Integral floats are accepted for integer fields (``tile_grid = 8.0``).
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    if limits.kind is int:
-        if isinstance(value, numbers.Integral):
-            number: int | float = int(value)
-        elif math.isfinite(value) and float(value).is_integer():
-            number = int(value)
-        else:
-            return None
-    else:
-        number = float(value)
-        if not math.isfinite(number):
-            return None
-    return number if limits.allows(number) else None

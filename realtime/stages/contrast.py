@@ -1,13 +1,19 @@
-"""Robust contrast stretch: map luma percentiles to the full range, colours kept.
+"""Robust contrast stretch: map luma percentiles to the video's black and white levels, colours kept.
 
 Why percentiles and not min/max: a single hot pixel or black border would pin the extremes and
 leave the stretch doing nothing. The statistics come from a subsampled copy of luma (every 4th
 pixel each way by default), which moves the percentiles by well under a level on natural images
 while costing a sixteenth of a full histogram.
 
-Why chroma is scaled too: stretching Y alone leaves Cr/Cb untouched, which makes a brightened
-image look washed out. Scaling Cr/Cb around 128 by the same gain is exactly one linear stretch of
-R, G and B alike (the BGR -> YCrCb matrix is linear), so hue is kept and no cast is introduced.
+Why the target depends on the range: limited-range ("TV") video puts black at Y = 16 and white at
+235, so stretching it to 0..255 would crush shadows and clip highlights on every player. The
+percentiles are mapped to :func:`~realtime.planes.luma_range` of the frame's colour instead.
+
+Why chroma is scaled too: stretching Y alone leaves Cb/Cr untouched, which makes a brightened
+image look washed out. Scaling Cb/Cr around 128 by the same gain is exactly one linear stretch of
+R, G and B alike (Y'CbCr is an affine function of R'G'B' in every matrix and range: Y's offset
+absorbs the stretch's offset, and Cb/Cr have none), so hue is kept and no cast is introduced. The
+chroma planes are scaled at their own resolution, with a 256-entry table.
 
 Noise-only frames (a lens cap, a black screen) would otherwise be stretched into loud noise, so
 the gain is capped (``max_gain``) and fades back to 1 as the percentile span drops below
@@ -20,6 +26,13 @@ Example:
     >>> out = contrast(dark, params=ContrastParams())
     >>> bool(out.max() - out.min() > dark.max() - dark.min())
     True
+    >>> from realtime.planes import Planes
+    >>> from realtime.sources.base import ColorInfo
+    >>> ramp = np.linspace(40, 120, 64).astype(np.uint8)[None, :, None].repeat(8, 0).repeat(3, 2)
+    >>> tv = Planes.from_bgr(ramp, ColorInfo(range=1, space=1), subsample=True)  # limited BT.709
+    >>> out = contrast_planes(tv, params=ContrastParams(low_percentile=0, high_percentile=100))
+    >>> int(out.y.min()), int(out.y.max()), int(out.cb.min()), int(out.cr.max())  # grey stays grey
+    (16, 235, 128, 128)
 """
 
 from __future__ import annotations
@@ -31,9 +44,11 @@ import cv2
 import numpy as np
 
 from realtime.backends import Array
+from realtime.planes import BGR_NATIVE, Planes, luma_range
+from realtime.sources.base import ColorInfo
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, dispatched, umat_size
 from realtime.stages.base import StageParams, param
-from realtime.stages.color import check_frame, to_bgr, to_ycc
+from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +89,9 @@ class Levels:
 # --------------------------------------------------------------------------------------- statistics
 
 
-@dispatched
-def contrast_levels(ycc: Array, *, params: ContrastParams = _DEFAULT) -> Levels:
-    """Robust black/white levels of a YCrCb frame, from a subsampled luma histogram."""
+@dispatched(planes=True)
+def contrast_levels(planes: Planes, *, params: ContrastParams = _DEFAULT) -> Levels:
+    """Robust black/white levels of a frame, from a subsampled histogram of its luma plane."""
     raise NotImplementedError
 
 
@@ -107,31 +122,31 @@ def sample_grid(width: int, height: int, step: int) -> tuple[int, int, int]:
 
 
 @contrast_levels.kernel(np.ndarray)
-def _contrast_levels_numpy(ycc: np.ndarray, *, params: ContrastParams = _DEFAULT) -> Levels:
-    check_frame(ycc, "YCrCb frame")
-    step, cols, rows = sample_grid(ycc.shape[1], ycc.shape[0], params.sample_step)
-    sample = ycc[: rows * step : step, : cols * step : step, 0]  # a view: only the sample is copied
+def _contrast_levels_numpy(planes: Planes, *, params: ContrastParams = _DEFAULT) -> Levels:
+    check_planes(planes)
+    y = planes.y
+    step, cols, rows = sample_grid(y.shape[1], y.shape[0], params.sample_step)
+    sample = y[: rows * step : step, : cols * step : step]  # a view: only the sample is copied
     return levels_from_histogram(np.bincount(sample.ravel(), minlength=256), params)
 
 
 @contrast_levels.kernel(cv2.UMat)
-def _contrast_levels_umat(ycc: cv2.UMat, *, params: ContrastParams = _DEFAULT) -> Levels:
-    # Subsample on the device and download only the small luma plane: the histogram is then
-    # counted on the host, where a 256-bin count of a few thousand pixels is trivial.
-    step, cols, rows = sample_grid(*umat_size(ycc), params.sample_step)
-    region = cv2.UMat(ycc, (0, rows * step), (0, cols * step))
-    small = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_NEAREST)
-    luma = cv2.extractChannel(small, 0).get()
-    return levels_from_histogram(cv2.calcHist([luma], [0], None, [256], [0, 256]), params)
+def _contrast_levels_umat(planes: Planes, *, params: ContrastParams = _DEFAULT) -> Levels:
+    # Subsample on the device and download only the small sample: the histogram is then counted
+    # on the host, where a 256-bin count of a few thousand pixels is trivial.
+    step, cols, rows = sample_grid(*umat_size(planes.y), params.sample_step)
+    region = cv2.UMat(planes.y, (0, rows * step), (0, cols * step))
+    small = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_NEAREST).get()
+    return levels_from_histogram(cv2.calcHist([small], [0], None, [256], [0, 256]), params)
 
 
 # Unverified: written against OpenCV's documented cv2.cuda API; PyPI OpenCV has no CUDA to run it.
 @contrast_levels.kernel(GpuMat)
-def _contrast_levels_cuda(ycc: cv2.cuda.GpuMat, *, params: ContrastParams = _DEFAULT) -> Levels:
-    step, cols, rows = sample_grid(*ycc.size(), params.sample_step)
-    region = cv2.cuda.GpuMat(ycc, (0, rows * step), (0, cols * step))  # ROI header, no copy
+def _contrast_levels_cuda(planes: Planes, *, params: ContrastParams = _DEFAULT) -> Levels:
+    step, cols, rows = sample_grid(*planes.y.size(), params.sample_step)
+    region = cv2.cuda.GpuMat(planes.y, (0, rows * step), (0, cols * step))  # ROI header, no copy
     small = cv2.cuda.resize(region, (cols, rows), interpolation=cv2.INTER_NEAREST)
-    hist = cv2.cuda.calcHist(cv2.cuda.split(small)[0])  # 1x256 CV_32SC1, counted on the device
+    hist = cv2.cuda.calcHist(small)  # 1x256 CV_32SC1, counted on the device
     return levels_from_histogram(hist.download(), params)
 
 
@@ -146,101 +161,108 @@ def smooth_levels(prev: Levels | None, new: Levels, smoothing: float) -> Levels:
 # ------------------------------------------------------------------------------------------ mapping
 
 
-def stretch_coefficients(levels: Levels, params: ContrastParams = _DEFAULT) -> tuple[float, float]:
+def stretch_coefficients(
+    levels: Levels, params: ContrastParams = _DEFAULT, color: ColorInfo = BGR_NATIVE
+) -> tuple[float, float]:
     """``(gain, offset)`` of the stretch ``Y' = gain * Y + offset`` (chroma: ``gain`` around 128).
 
-    When the gain is limited (by ``max_gain`` or a small span) the output range is narrower than
-    [0, 255]; it is placed so that the slack below and above keeps the input's proportions. That
-    makes the map slide continuously from the identity (gain 1) to the full stretch, instead of
-    pinning dark frames to black or bright ones to white.
+    ``levels`` go to the black and white of ``color``'s range (0/255 full, 16/235 limited). When the
+    gain is limited (by ``max_gain`` or a small span) the output is narrower than that range; it is
+    placed so that the slack below and above keeps the input's proportions. That makes the map
+    slide continuously from the identity (gain 1) to the full stretch, instead of pinning dark
+    frames to black or bright ones to white. A limited-range frame whose percentiles lie outside
+    16..235 gets a gain below 1: the levels are mapped to black and white all the same.
     """
+    black, white = luma_range(color)
+    full = float(white - black)
     lo, hi = levels.lo, max(levels.hi, levels.lo)
     span = hi - lo
-    gain = params.max_gain if span <= 0.0 else min(255.0 / span, params.max_gain)
+    gain = params.max_gain if span <= 0.0 else min(full / span, params.max_gain)
     if span < params.min_span:
         gain = 1.0 + (gain - 1.0) * span / params.min_span
-    out_lo = lo * (255.0 - gain * span) / (255.0 - span) if span < 255.0 else 0.0
+    out_lo = black + (lo - black) * (full - gain * span) / (full - span) if span < full else float(black)
     return gain, out_lo - gain * lo
 
 
-def stretch_table(levels: Levels, params: ContrastParams = _DEFAULT) -> np.ndarray:
-    """The stretch as a (1, 256, 3) uint8 table for ``LUT`` on a YCrCb image."""
-    gain, offset = stretch_coefficients(levels, params)
+def stretch_tables(
+    levels: Levels, params: ContrastParams = _DEFAULT, color: ColorInfo = BGR_NATIVE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stretch as two (1, 256) uint8 tables for ``LUT``: one for Y, one for Cb and Cr."""
+    gain, offset = stretch_coefficients(levels, params, color)
     v = np.arange(256, dtype=np.float64)
-    y = np.clip(np.rint(gain * v + offset), 0, 255)
-    c = np.clip(np.rint(gain * (v - 128.0) + 128.0), 0, 255)
-    return np.ascontiguousarray(np.stack([y, c, c], axis=-1)[None].astype(np.uint8))
+    y = np.clip(np.rint(gain * v + offset), 0, 255).astype(np.uint8)
+    c = np.clip(np.rint(gain * (v - 128.0) + 128.0), 0, 255).astype(np.uint8)
+    return y[None], c[None]
 
 
-@dispatched
-def apply_levels(ycc: Array, levels: Levels, *, params: ContrastParams = _DEFAULT) -> Array:
-    """Stretch a YCrCb frame so ``levels`` map to black and white (gain-limited, hue kept)."""
+@dispatched(planes=True)
+def apply_levels(planes: Planes, levels: Levels, *, params: ContrastParams = _DEFAULT) -> Planes:
+    """Stretch a frame so ``levels`` map to its black and white levels (gain-limited, hue kept)."""
     raise NotImplementedError
 
 
 @apply_levels.kernel(np.ndarray)
-def _apply_levels_numpy(ycc: np.ndarray, levels: Levels, *, params: ContrastParams = _DEFAULT) -> np.ndarray:
-    check_frame(ycc, "YCrCb frame")
-    gain, offset = stretch_coefficients(levels, params)
-    chroma_offset = 128.0 * (1.0 - gain)
-    # The stretch is affine per channel, and cv2.transform measured 2-2.5x faster than cv2.LUT with
-    # a (1, 256, 3) table on this 2-core machine (0.74 vs 1.9 ms at 720p, 1.7 vs 3.9 ms at 1080p).
-    # It rounds through fixed point, so it may differ from the exact table by one level.
-    matrix = np.array(
-        [[gain, 0.0, 0.0, offset], [0.0, gain, 0.0, chroma_offset], [0.0, 0.0, gain, chroma_offset]],
-        dtype=np.float32,
-    )
-    return cv2.transform(ycc, matrix)
+def _apply_levels_numpy(planes: Planes, levels: Levels, *, params: ContrastParams = _DEFAULT) -> Planes:
+    check_planes(planes)
+    gain, offset = stretch_coefficients(levels, params, planes.color)
+    # The stretch is affine, and cv2.transform with a 1x2 matrix measured 3x faster than cv2.LUT on
+    # the luma plane (0.19 vs 0.64 ms at 720p, one thread). It rounds through float32, so it may
+    # differ from the exact table (the OpenCL/CUDA kernels) by one level where gain * Y lands on .5.
+    luma = np.array([[gain, offset]], dtype=np.float32)
+    chroma = np.array([[gain, 128.0 * (1.0 - gain)]], dtype=np.float32)
+    return planes.replace(y=cv2.transform(planes.y, luma), cb=cv2.transform(planes.cb, chroma),
+                          cr=cv2.transform(planes.cr, chroma))
 
 
 @apply_levels.kernel(cv2.UMat)
-def _apply_levels_umat(ycc: cv2.UMat, levels: Levels, *, params: ContrastParams = _DEFAULT) -> cv2.UMat:
-    # One table lookup: OpenCL's LUT kernel is memory-bound and exact.
-    return cv2.LUT(ycc, stretch_table(levels, params))
+def _apply_levels_umat(planes: Planes, levels: Levels, *, params: ContrastParams = _DEFAULT) -> Planes:
+    # Table lookups: OpenCL's LUT kernel is memory-bound and exact.
+    luma, chroma = stretch_tables(levels, params, planes.color)
+    return planes.replace(y=cv2.LUT(planes.y, luma), cb=cv2.LUT(planes.cb, chroma), cr=cv2.LUT(planes.cr, chroma))
 
 
-# Unverified (see above): cv::cuda::LookUpTable accepts a CV_8UC3 table for 3-channel images.
+# Unverified (see above).
 @apply_levels.kernel(GpuMat)
-def _apply_levels_cuda(
-    ycc: cv2.cuda.GpuMat, levels: Levels, *, params: ContrastParams = _DEFAULT
-) -> cv2.cuda.GpuMat:
-    return cv2.cuda.createLookUpTable(stretch_table(levels, params)).transform(ycc)
+def _apply_levels_cuda(planes: Planes, levels: Levels, *, params: ContrastParams = _DEFAULT) -> Planes:
+    luma, chroma = (cv2.cuda.createLookUpTable(t) for t in stretch_tables(levels, params, planes.color))
+    return planes.replace(y=luma.transform(planes.y), cb=chroma.transform(planes.cb),
+                          cr=chroma.transform(planes.cr))
 
 
 # --------------------------------------------------------------------------------- stage functions
 
 
-@dispatched
-def contrast_ycc(ycc: Array, *, params: ContrastParams = _DEFAULT, levels: Levels | None = None) -> Array:
-    """Percentile contrast stretch of a YCrCb frame.
+@dispatched(planes=True)
+def contrast_planes(planes: Planes, *, params: ContrastParams = _DEFAULT, levels: Levels | None = None) -> Planes:
+    """Percentile contrast stretch of a frame's planes.
 
     Args:
-        ycc: YCrCb uint8 HxWx3 frame; not modified.
+        planes: the frame, any chroma subsampling, range and backend; not modified.
         params: stretch parameters.
-        levels: black/white levels to use; ``None`` measures them on this frame.
+        levels: black/white luma levels to use; ``None`` measures them on this frame.
 
     Returns:
-        A new YCrCb frame of the same type, shape and dtype.
+        New planes of the same backend, sizes and colour.
     """
     raise NotImplementedError
 
 
-@contrast_ycc.kernel(*ARRAY_TYPES)
-def _contrast_ycc(ycc: Array, *, params: ContrastParams = _DEFAULT, levels: Levels | None = None) -> Array:
+@contrast_planes.kernel(*ARRAY_TYPES)
+def _contrast_planes(planes: Planes, *, params: ContrastParams = _DEFAULT, levels: Levels | None = None) -> Planes:
     if levels is None:
-        levels = contrast_levels(ycc, params=params)
-    return apply_levels(ycc, levels, params=params)
+        levels = contrast_levels(planes, params=params)
+    return apply_levels(planes, levels, params=params)
 
 
 @dispatched
 def contrast(bgr: Array, *, params: ContrastParams = _DEFAULT, levels: Levels | None = None) -> Array:
-    """Percentile contrast stretch of a BGR frame (see :func:`contrast_ycc`)."""
+    """Percentile contrast stretch of a BGR frame (full range; see :func:`contrast_planes`)."""
     raise NotImplementedError
 
 
 @contrast.kernel(*ARRAY_TYPES)
 def _contrast(bgr: Array, *, params: ContrastParams = _DEFAULT, levels: Levels | None = None) -> Array:
-    return to_bgr(contrast_ycc(to_ycc(bgr), params=params, levels=levels))
+    return planes_to_bgr(contrast_planes(planes_from_bgr(bgr), params=params, levels=levels))
 
 
 class Contrast:
@@ -266,17 +288,17 @@ class Contrast:
         """The smoothed levels used on the last frame (None before the first)."""
         return self._levels
 
-    def update_levels(self, ycc: Array) -> Levels:
-        """Measure ``ycc`` and fold it into the smoothed levels."""
-        raw = contrast_levels(ycc, params=self.params)
+    def update_levels(self, planes: Planes) -> Levels:
+        """Measure ``planes`` and fold them into the smoothed levels."""
+        raw = contrast_levels(planes, params=self.params)
         self._levels = smooth_levels(self._levels, raw, self.params.temporal_smoothing)
         return self._levels
 
-    def apply_ycc(self, ycc: Array) -> Array:
-        return contrast_ycc(ycc, params=self.params, levels=self.update_levels(ycc))
+    def apply_planes(self, planes: Planes) -> Planes:
+        return contrast_planes(planes, params=self.params, levels=self.update_levels(planes))
 
     def __call__(self, bgr: Array) -> Array:
-        return to_bgr(self.apply_ycc(to_ycc(bgr)))
+        return planes_to_bgr(self.apply_planes(planes_from_bgr(bgr)))
 
     def reset(self) -> None:
         self._levels = None
