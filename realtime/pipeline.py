@@ -9,6 +9,7 @@ own resolution), so no stage pays for a colour conversion or a plane copy it doe
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from realtime.stages.color import planes_from_bgr
 COLOR_TIMING = "color"  # BGR -> planes for sources that deliver BGR
 TRANSFER_TIMING = "transfer"  # upload + download for device backends
 REFINER_TIMING = "refiner"
+# Rough relative cost of each stage per pixel, measured at 720p; only used to balance threads.
+STAGE_COST = {"contrast": 1.0, "clahe": 4.5, "denoise": 3.5, "sharpen": 1.5}
 
 
 class Pipeline:
@@ -74,11 +77,43 @@ class Pipeline:
         refiner = self.refiner.name if self.refiner else "none (classical stages only)"
         return f"stages: {stages}; backend: {self.backend.value}; refiner: {refiner}"
 
-    def process(self, packet: FramePacket) -> FramePacket:
-        """Enhance the packet's pixels (the arrays it arrived with are never mutated)."""
+    def split(self, parts: int) -> list[range]:
+        """Stage positions cut into at most ``parts`` contiguous segments of similar cost.
+
+        Each segment runs on its own thread (stage pipelining): on a 2-core machine one thread
+        running every stage leaves a core idle whenever an OpenCV call is not parallel inside.
+        Every stage stays on one thread, so temporal state needs no locking.
+        """
+        n = len(self.stages)
+        parts = max(1, min(parts, n))
+        if parts == 1:
+            return [range(n)]
+        costs = [STAGE_COST.get(s.name, 1.0) for s in self.stages]
+        total = sum(costs)
+        bounds, acc, k = [0], 0.0, 1
+        for i, c in enumerate(costs[:-1]):
+            acc += c
+            if k < parts and acc >= total * k / parts:
+                bounds.append(i + 1)
+                k += 1
+        bounds.append(n)
+        return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+    def process(self, packet: FramePacket, segment: range | None = None) -> FramePacket:
+        """Run the enabled stages of ``segment`` (all by default) on the packet's pixels.
+
+        The first segment turns BGR into planes and uploads them; the last one downloads them
+        and runs the refiner. The arrays the packet arrived with are never mutated.
+        """
+        n = len(self.stages)
+        segment = range(n) if segment is None else segment
+        first = segment.start == 0
+        last = segment.stop == n
         timings = packet.timings
-        original = packet.planes if packet.planes is not None else packet.image
-        active = [s for s, on in zip(self.stages, self._enabled, strict=True) if on]
+        if first:
+            packet.original = packet.planes if packet.planes is not None else packet.image
+        enabled = self._enabled
+        active = [self.stages[i] for i in segment if enabled[i]]
         if active:
             planes = packet.planes
             if planes is None:
@@ -92,16 +127,22 @@ class Pipeline:
                 t0 = time.perf_counter_ns()
                 dev = stage.apply_planes(dev)
                 timings[stage.name] = (time.perf_counter_ns() - t0) / 1e6
-            t0 = time.perf_counter_ns()
-            packet.set_planes(download(dev))
-            transfer_ns += time.perf_counter_ns() - t0
+            if last:
+                t0 = time.perf_counter_ns()
+                dev = download(dev)
+                transfer_ns += time.perf_counter_ns() - t0
+            packet.set_planes(dev)
             if self.backend is not Backend.NUMPY:
-                timings[TRANSFER_TIMING] = transfer_ns / 1e6
-        if self.refiner is not None:
-            t0 = time.perf_counter_ns()
-            original_bgr = original if isinstance(original, np.ndarray) else original.to_bgr()
-            packet.image = self.refiner(packet.image, original_bgr)
-            timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
-        if self.keep_original:
-            packet.original = original
+                timings[TRANSFER_TIMING] = timings.get(TRANSFER_TIMING, 0.0) + transfer_ns / 1e6
+        elif last and packet.planes is not None:
+            packet.set_planes(download(packet.planes))
+        if last:
+            original = packet.original
+            if self.refiner is not None:
+                t0 = time.perf_counter_ns()
+                original_bgr = original if isinstance(original, np.ndarray) else original.to_bgr()
+                packet.image = self.refiner(packet.image, original_bgr)
+                timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
+            if not self.keep_original:
+                packet.original = None
         return packet

@@ -147,8 +147,8 @@ def download_plane(arr: Array) -> np.ndarray:
 
 
 def upload(planes: Planes, kind: type) -> Planes:
-    """Move every plane to the backend whose array type is ``kind`` (no copy for ndarray)."""
-    if kind is np.ndarray:
+    """Move every plane to the backend whose array type is ``kind`` (no copy if already there)."""
+    if isinstance(planes.y, kind):
         return planes
     return planes.replace(y=upload_plane(planes.y, kind), cb=upload_plane(planes.cb, kind),
                           cr=upload_plane(planes.cr, kind))

@@ -1,7 +1,11 @@
-"""Wires source → pipeline → sinks on three threads joined by bounded queues.
+"""Wires source → pipeline → sinks on threads joined by bounded queues.
 
-    grabber thread --q_in--> pipeline thread --q_out--> writer thread (owns every sink)
-                                   \\--display queue (LATEST, 1)--> main thread (window)
+    grabber --q_in--> pipeline thread(s) --q_out--> writer thread (owns every sink)
+                        \\--display queue (LATEST, 1)--> main thread (window)
+
+The stages are split into (by default two) contiguous segments, each on its own thread joined
+by a queue like the others, so on two cores neither core idles while the other runs a
+single-threaded OpenCV call.
 
 Files use ``BLOCK`` queues (lossless); live sources use ``LATEST`` (the oldest frame is dropped
 and counted so latency stays bounded). A worker that fails sends its exception downstream; the
@@ -76,7 +80,7 @@ class RunReport:
     stage_ms: dict[str, float]  # median per stage
     latency_ms: float | None  # median capture-to-sink
     sinks: list[SinkReport]
-    queue_high_water: tuple[int, int]
+    queue_high_water: tuple[int, ...]
 
     @property
     def fps(self) -> float:
@@ -93,6 +97,7 @@ class Runner:
         display: Display | None = None,
         queue_size: int | None = None,
         max_frames: int | None = None,
+        pipeline_threads: int = 2,
         on_written: Callable[[FramePacket, LiveStats], None] | None = None,
     ) -> None:
         self.source = source
@@ -104,8 +109,10 @@ class Runner:
         live = source.info.live
         policy = DropPolicy.LATEST if live else DropPolicy.BLOCK
         size = queue_size or (2 if live else 8)
-        self.q_in = FrameQueue(size, policy)
-        self.q_out = FrameQueue(size, policy)
+        self.segments = pipeline.split(pipeline_threads)
+        # queues[0] feeds the first pipeline thread, queues[-1] feeds the writer
+        self.queues = [FrameQueue(size, policy) for _ in range(len(self.segments) + 1)]
+        self.q_in, self.q_out = self.queues[0], self.queues[-1]
         self.q_display = FrameQueue(1, DropPolicy.LATEST) if display else None
         self.stats = LiveStats()
         self._stop = threading.Event()
@@ -115,7 +122,10 @@ class Runner:
         self._latency: collections.deque[float] = collections.deque(maxlen=MAX_SAMPLES)
         self._sink_reports: list[SinkReport] = []
         self._grabber = threading.Thread(target=self._grab, name="grabber", daemon=True)
-        self._worker = threading.Thread(target=self._process, name="pipeline", daemon=True)
+        self._workers = [
+            threading.Thread(target=self._process, args=(i,), name=f"pipeline-{i}", daemon=True)
+            for i in range(len(self.segments))
+        ]
         self._writer = threading.Thread(target=self._write, name="writer", daemon=True)
 
     # -- control ------------------------------------------------------------------------------
@@ -133,6 +143,10 @@ class Runner:
         watchdog.daemon = True
         watchdog.start()
 
+    @property
+    def dropped(self) -> int:
+        return sum(q.dropped for q in self.queues)
+
     def _force_end(self) -> None:
         if self._grabber.is_alive():
             self.q_in.put_final(END_OF_STREAM)
@@ -140,8 +154,11 @@ class Runner:
     def abort(self) -> None:
         """Hard stop (second Ctrl-C): drop queued frames; sinks are still closed and flushed."""
         self.stop()
-        self.q_in.cancel()
-        self.q_out.cancel()
+        self._cancel_all()
+
+    def _cancel_all(self) -> None:
+        for q in self.queues:
+            q.cancel()
 
     # -- workers ------------------------------------------------------------------------------
     def _grab(self) -> None:
@@ -170,28 +187,33 @@ class Runner:
             with contextlib.suppress(Exception):
                 self.source.close()
 
-    def _process(self) -> None:
+    def _process(self, position: int) -> None:
+        """Pipeline thread ``position``: runs its segment of the stages, in frame order."""
+        q_from, q_to = self.queues[position], self.queues[position + 1]
+        segment = self.segments[position]
+        last = position == len(self.segments) - 1
         try:
             while True:
-                item = self.q_in.get()
+                item = q_from.get()
                 if item is END_OF_STREAM or isinstance(item, WorkerFailure):
-                    self.q_out.put_final(item)
+                    q_to.put_final(item)
                     return
                 if isinstance(item, PassthroughPacket):
-                    self.q_out.put(item)
+                    q_to.put(item)
                     continue
                 try:
-                    self.pipeline.process(item)
+                    self.pipeline.process(item, segment)
                 except BaseException as e:  # noqa: BLE001
                     self._stop.set()
-                    self.q_in.cancel()
-                    self.q_out.put_final(WorkerFailure(e, "pipeline"))
+                    for q in self.queues[: position + 1]:
+                        q.cancel()
+                    q_to.put_final(WorkerFailure(e, "pipeline"))
                     return
-                self.q_out.put(item)
-                if self.q_display is not None:
+                q_to.put(item)
+                if last and self.q_display is not None:
                     self.q_display.put(item)
         except QueueClosed:
-            self.q_out.put_final(END_OF_STREAM)
+            q_to.put_final(END_OF_STREAM)
 
     def _write(self) -> None:
         failure: WorkerFailure | None = None
@@ -218,8 +240,7 @@ class Runner:
         except BaseException as e:  # noqa: BLE001
             failure = WorkerFailure(e, "writer")
             self._stop.set()
-            self.q_in.cancel()
-            self.q_out.cancel()
+            self._cancel_all()
         finally:
             for sink in self.sinks:
                 try:
@@ -236,7 +257,7 @@ class Runner:
         if st.frames_written > 1:
             st.fps = (st.frames_written - 1) / ((now - t_first) / 1e9)
         st.latency_ms = (now - packet.t_capture_ns) / 1e6
-        st.dropped = self.q_in.dropped + self.q_out.dropped
+        st.dropped = self.dropped
         st.timings = packet.timings
         self._latency.append(st.latency_ms)
         for name, ms in packet.timings.items():
@@ -248,7 +269,8 @@ class Runner:
     def run(self) -> RunReport:
         t0 = time.perf_counter()
         self._grabber.start()
-        self._worker.start()
+        for worker in self._workers:
+            worker.start()
         self._writer.start()
         if self.display is not None:
             self._display_loop()
@@ -265,7 +287,8 @@ class Runner:
         # Signal handlers still run while the main thread waits here (lock waits are interruptible
         # on POSIX); they call stop(), and the writer finishes once the stream has ended.
         self._writer.join()
-        self._worker.join(timeout=GRABBER_STOP_TIMEOUT_S)
+        for worker in self._workers:
+            worker.join(timeout=GRABBER_STOP_TIMEOUT_S)
 
     def _display_loop(self) -> None:
         assert self.display is not None and self.q_display is not None
@@ -290,7 +313,7 @@ class Runner:
         return RunReport(
             frames_read=stats.frames,
             frames_written=self.stats.frames_written,
-            dropped=self.q_in.dropped + self.q_out.dropped,
+            dropped=self.dropped,
             bad_frames=stats.bad_frames,
             concealed_frames=stats.concealed_frames,
             elapsed_s=elapsed_s,
@@ -298,5 +321,5 @@ class Runner:
             stage_ms={k: statistics.median(v) for k, v in self._samples.items() if v},
             latency_ms=statistics.median(self._latency) if self._latency else None,
             sinks=self._sink_reports,
-            queue_high_water=(self.q_in.high_water, self.q_out.high_water),
+            queue_high_water=tuple(q.high_water for q in self.queues),
         )
