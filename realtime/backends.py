@@ -51,9 +51,11 @@ def cuda_device_count() -> int:
 def opencl_device_name() -> str | None:
     """Name of the OpenCL device OpenCV would use, or None when it has none."""
     try:
-        if not cv2.ocl.haveOpenCL():
+        if not cv2.ocl.haveOpenCL() or not cv2.ocl.useOpenCL():
             return None
-        return str(cv2.ocl.Device.getDefault().name()) or None
+        # The default device is only filled in once OpenCV has made its context: touch a UMat.
+        cv2.UMat(1, 1, cv2.CV_8UC1).get()
+        return str(cv2.ocl.Device.getDefault().name()) or "unnamed OpenCL device"
     except (AttributeError, cv2.error):
         return None
 

@@ -250,12 +250,11 @@ def test_stateful_classes_follow_their_explicit_state_functions(scene: np.ndarra
 
 # Per stage: (max |UMat - NumPy|, mean |UMat - NumPy|) in levels on each plane, same input. The BGR
 # form gets twice these: YCrCb -> BGR turns a one-level Cr/Cb difference into up to two levels of R
-# or B. The previous (YCrCb) kernels measured on an NVIDIA H200 through OpenCL (OpenCV 5.0): contrast
-# 0 / 0 (same sampled pixels, exact tables), clahe 1 / 0.0004, sharpen 0 / 0, denoise 2 / 0.27 (the
-# OpenCL bilateral filter rounds differently). The planar kernels keep those calls or use saturating
-# integer ones, which are exact; they have not been re-measured on an OpenCL device. The NumPy
-# contrast kernel uses cv2.transform (float32) where UMat uses exact tables: one level at ties. On a
-# machine without an OpenCL device, UMat runs the CPU code and the others agree exactly.
+# or B. These planar kernels pass with these tolerances on an NVIDIA H200 through real OpenCL
+# (OpenCV 5.0, NVIDIA's OpenCL ICD); the earlier interleaved kernels measured there: contrast 0 / 0,
+# clahe 1 / 0.0004, sharpen 0 / 0, denoise 2 / 0.27 (the OpenCL bilateral filter rounds differently).
+# The NumPy contrast kernel uses cv2.transform (float32) where UMat uses exact tables: one level at
+# ties. On a machine without an OpenCL device, UMat runs the CPU code and they agree exactly.
 UMAT_TOLERANCE: dict[str, tuple[float, float]] = {
     "contrast": (1.0, 0.05),
     "clahe": (2.0, 0.05),
@@ -358,7 +357,10 @@ def test_planes_to_bgr_of_video_planes_is_the_matrix_conversion(scene: np.ndarra
     np.testing.assert_array_equal(planes_to_bgr(planes), planes.to_bgr())
     got = planes_to_bgr(upload(planes, cv2.UMat))
     assert isinstance(got, cv2.UMat)
-    assert np.abs(got.get().astype(int) - planes.to_bgr()).max() <= 1
+    # On a real OpenCL device (NVIDIA H200) the bilinear chroma upsampling rounds differently from
+    # the CPU's: one level of Cb/Cr becomes up to ~2 levels of B or R through the matrix.
+    diff = np.abs(got.get().astype(int) - planes.to_bgr())
+    assert diff.max() <= 3 and diff.mean() < 0.1
 
 
 # --------------------------------------------------------------------- primitives, classes, errors
