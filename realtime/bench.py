@@ -184,7 +184,8 @@ def run_bench(args: argparse.Namespace) -> int:
         ratio = f"{m.median_fps / base.median_fps:.2f}x" if base.fps else "-"
         print(f"{m.name:<52} {m.median_fps:10.1f} {min(m.fps):7.1f} {max(m.fps):7.1f} {ratio:>9}")
     if ours.stage_ms:
-        print("\nper-stage median ms/frame (median over runs):")
+        print("\nper-stage median ms/frame, median over runs (wall time on the stage's thread while decode and"
+              " the other pipeline thread share the cores, so it exceeds the stage's cost alone):")
         for k, v in ours.stage_ms.items():
             print(f"  {k:<10} {statistics.median(v):6.2f}")
     if args.json:

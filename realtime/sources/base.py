@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol
 
+from realtime.errors import BadFramesError
 from realtime.frames import FramePacket, PassthroughPacket
 
 
@@ -48,6 +49,15 @@ class SourceStats:
     bad_frames: int = 0  # undecodable frames/packets skipped (counted against --max-bad-frames)
     concealed_frames: int = 0  # decoded with errors concealed by the decoder (kept, counted)
     passthrough_packets: int = 0
+
+    def count_bad(self, error: Exception, budget: int, what: str) -> None:
+        """Count one undecodable frame; past ``budget`` (``--max-bad-frames``) stop the run."""
+        self.bad_frames += 1
+        if self.bad_frames > budget:
+            raise BadFramesError(
+                f"{self.bad_frames} {what}, more than --max-bad-frames {budget} "
+                f"(last: {getattr(error, 'strerror', None) or error})"
+            ) from error
 
 
 class Source(Protocol):

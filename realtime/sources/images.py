@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.errors import BadFramesError, SourceError
+from realtime.errors import SourceError
 from realtime.frames import FramePacket
 from realtime.sources.base import SourceInfo, SourceStats
 
@@ -91,12 +91,7 @@ class ImageSource:
             try:
                 img = read_image(path)
             except SourceError as e:
-                self.stats.bad_frames += 1
-                if self.stats.bad_frames > self.max_bad_frames:
-                    raise BadFramesError(
-                        f"{self.stats.bad_frames} unreadable images, more than --max-bad-frames "
-                        f"{self.max_bad_frames} (last: {e})"
-                    ) from e
+                self.stats.count_bad(e, self.max_bad_frames, "unreadable images")
                 continue
             index = self.stats.frames
             self.stats.frames += 1

@@ -14,7 +14,7 @@ from fractions import Fraction
 import av
 
 from realtime.avcolor import color_of, frame_to_bgr, frame_to_planes
-from realtime.errors import BadFramesError, SourceError
+from realtime.errors import SourceError
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.sources.base import ColorInfo, SourceInfo, SourceStats
 
@@ -130,12 +130,7 @@ class MediaSource:
         try:
             frames = packet.decode()
         except av.error.FFmpegError as e:
-            self.stats.bad_frames += 1
-            if self.stats.bad_frames > self.max_bad_frames:
-                raise BadFramesError(
-                    f"{self.stats.bad_frames} undecodable frames in {self.info.name}, more than "
-                    f"--max-bad-frames {self.max_bad_frames} (last: {e.strerror or e})"
-                ) from e
+            self.stats.count_bad(e, self.max_bad_frames, f"undecodable frames in {self.info.name}")
             return
         for frame in frames:
             if getattr(frame, "is_corrupt", False):
