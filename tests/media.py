@@ -102,15 +102,15 @@ def write_clip(
     return Clip(path, frames, width, height, tuple(pts), tb, audio)
 
 
-def read_video(path: Path) -> tuple[list[Fraction], list[np.ndarray], av.VideoStream]:
-    """Presentation times (seconds, exact fractions) and BGR images of every frame."""
+def read_video(path: Path) -> tuple[list[Fraction], list[np.ndarray], Fraction]:
+    """Presentation times (seconds, exact fractions), BGR images of every frame, stream time base."""
     with av.open(str(path)) as c:
         s = c.streams.video[0]
         times, images = [], []
         for f in c.decode(s):
             times.append(f.pts * f.time_base)
             images.append(f.to_ndarray(format="bgr24"))
-        return times, images, s
+        return times, images, s.time_base
 
 
 def audio_packets(path: Path) -> list[tuple[bytes, Fraction | None]]:
