@@ -98,8 +98,15 @@ def resolve_codec(name: str) -> av.Codec:
     return codec
 
 
+# Muxers whose codec tables FFmpeg can be asked about; for the rest (MPEG-TS, RTP, RTSP) the
+# answer is incomplete (MPEG-TS "cannot hold" H.264, its most common payload), so it is not asked.
+_CODEC_TABLES = {"mp4", "mov", "matroska", "webm", "flv", "avi", "nut"}
+
+
 def _supported_codecs(fmt: str) -> set[str] | None:
-    """Codec names the muxer can hold, or None when this PyAV cannot say (older releases)."""
+    """Codec names the muxer can hold, or None when FFmpeg/PyAV cannot say reliably."""
+    if fmt not in _CODEC_TABLES:
+        return None
     try:
         with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
             return set(probe.supported_codecs)
