@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--fps", type=_fps, default=Fraction(25), help="frame rate for image sequences (default 25)")
     io.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
     io.add_argument("--crf", type=_crf, default=20, help="x264/x265 quality, lower is better (default 20)")
-    io.add_argument("--encoder-preset", help="x264 preset (default veryfast for files, ultrafast for streams)")
+    io.add_argument("--encoder-preset",
+                    help="x264 preset (default superfast for files, ultrafast for streams; veryfast: smaller files)")
     io.add_argument("--no-audio", action="store_true", help="do not copy audio streams")
     io.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")
     io.add_argument("--compare", metavar="FILE.png", help="also write a before/after comparison image")

@@ -54,7 +54,7 @@ MAX_EARLY_AUDIO = 4096
 
 @dataclass(frozen=True, slots=True)
 class EncoderOptions:
-    """How to encode video. ``preset`` None picks veryfast for files, ultrafast+zerolatency for streams."""
+    """How to encode video. ``preset`` None picks superfast for files, ultrafast+zerolatency for streams."""
 
     codec: str = "libx264"
     crf: int = 20
@@ -259,7 +259,8 @@ class MediaSink:
         opts: dict[str, str] = {}
         name = self._codec.name
         if name in ("libx264", "libx265"):
-            opts["preset"] = self.options.preset or ("ultrafast" if self._stream_out else "veryfast")
+            # superfast keeps a 2-core machine above 30 fps at 720p while it also enhances (veryfast: ~20 fps)
+            opts["preset"] = self.options.preset or ("ultrafast" if self._stream_out else "superfast")
             opts["crf"] = str(self.options.crf)
             if self._stream_out:
                 opts["tune"] = "zerolatency"
