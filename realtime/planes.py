@@ -26,6 +26,8 @@ from realtime.sources.base import ColorInfo
 
 #: Colour of planes made from untagged BGR: full-range BT.601 (what JPEG and OpenCV's YCrCb use).
 BGR_NATIVE = ColorInfo(range=2, space=5, primaries=2, trc=2)
+#: BT.709 limited range, tagged: what HD players assume, used for video made from cameras and images.
+HD_COLOR = ColorInfo(range=1, space=1, primaries=1, trc=1)
 
 _KR_KB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114),
           7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}

@@ -19,10 +19,9 @@ import av
 from realtime.avcolor import bgr_to_frame, planes_to_frame
 from realtime.errors import SinkError
 from realtime.frames import FramePacket, PassthroughPacket
+from realtime.planes import HD_COLOR
 from realtime.sinks.base import SinkReport
 from realtime.sources.base import ColorInfo, SourceInfo
-
-HD_COLOR = ColorInfo(range=1, space=1, primaries=1, trc=1)
 
 CONTAINERS = {
     ".mp4": "mp4",

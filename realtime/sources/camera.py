@@ -14,6 +14,7 @@ import cv2
 
 from realtime.errors import SourceError
 from realtime.frames import FramePacket
+from realtime.planes import HD_COLOR, Planes
 from realtime.sources.base import SourceInfo, SourceStats
 
 # A camera that fails this many reads in a row has gone away (unplugged, taken by another app).
@@ -91,6 +92,7 @@ class CameraSource:
             live=True,
             fps=Fraction(cam_fps).limit_denominator(1001) if cam_fps > 0 else None,
             time_base=MS,
+            color=HD_COLOR,
             kind="camera",
         )
 
@@ -104,8 +106,10 @@ class CameraSource:
                 index = self.stats.frames
                 self.stats.frames += 1
                 failures = 0
+                # 4:2:0 planes made here, on the grabber thread: the stages then work on quarter-size
+                # chroma (cameras deliver 4:2:2 or 4:2:0 anyway) and the encoder takes them as they are.
                 yield FramePacket(
-                    image=img,
+                    planes=Planes.from_bgr(img, HD_COLOR, subsample=True),
                     index=index,
                     pts=(now - t0) // 1_000_000,
                     time_base=MS,

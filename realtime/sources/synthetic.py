@@ -39,6 +39,7 @@ import numpy as np
 
 from realtime.errors import ConfigError
 from realtime.frames import FramePacket
+from realtime.planes import HD_COLOR, Planes
 from realtime.sources.base import ColorInfo, SourceInfo, SourceStats
 
 __all__ = ["SyntheticSource", "clean_frame", "object_box", "render_frame"]
@@ -347,6 +348,8 @@ class PacedSyntheticSource:
             delay = due - time.perf_counter_ns()
             if delay > 0:
                 time.sleep(delay / 1e9)
+            # Like a camera (see camera.py): 4:2:0 BT.709 planes, converted on the grabber thread.
+            packet.set_planes(Planes.from_bgr(packet.image, HD_COLOR, subsample=True))
             packet.t_capture_ns = time.perf_counter_ns()
             yield packet
 
