@@ -66,8 +66,7 @@ def frame_to_bgr(frame: av.VideoFrame, color: ColorInfo | None = None) -> np.nda
     if planes is not None:
         return planes.to_bgr()
     return frame.to_ndarray(format="bgr24", src_colorspace=matrix_space(color),
-                            src_color_range=_RANGE_JPEG if is_full_range(color) else _RANGE_MPEG,
-                            interpolation=_ACCURATE)
+                            src_color_range=_av_range(color), interpolation=_ACCURATE)
 
 
 def same_conversion(a: ColorInfo, b: ColorInfo) -> bool:
@@ -95,22 +94,22 @@ def planes_to_frame(planes: Planes, pix_fmt: str, color: ColorInfo) -> av.VideoF
 
 def bgr_to_frame(img: np.ndarray, pix_fmt: str, color: ColorInfo) -> av.VideoFrame:
     """BGR uint8 to a frame in ``pix_fmt`` with ``color``'s matrix and range, tags set."""
-    h, w = img.shape[:2]
     if pix_fmt in ("yuv420p", "yuvj420p", "yuv444p", "yuvj444p"):
-        planes = Planes.from_bgr(img, color, subsample=PLANAR_YUV[pix_fmt][0])
-        frame = av.VideoFrame(w, h, pix_fmt)
-        for plane, data in zip(frame.planes, (planes.y, planes.cb, planes.cr), strict=True):
-            _write_plane(plane, data)
-    else:
-        frame = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(
-            format=pix_fmt, dst_colorspace=matrix_space(color),
-            dst_color_range=_RANGE_JPEG if is_full_range(color) else _RANGE_MPEG, interpolation=_ACCURATE)
+        # planes made to fit, so planes_to_frame writes them as they are
+        return planes_to_frame(Planes.from_bgr(img, color, subsample=PLANAR_YUV[pix_fmt][0]), pix_fmt, color)
+    frame = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(
+        format=pix_fmt, dst_colorspace=matrix_space(color), dst_color_range=_av_range(color),
+        interpolation=_ACCURATE)
     _tag(frame, color)
     return frame
 
 
+def _av_range(color: ColorInfo) -> int:
+    return _RANGE_JPEG if is_full_range(color) else _RANGE_MPEG
+
+
 def _tag(frame: av.VideoFrame, color: ColorInfo) -> None:
-    frame.color_range = _RANGE_JPEG if is_full_range(color) else _RANGE_MPEG
+    frame.color_range = _av_range(color)
     if color.space != 2:
         frame.colorspace = color.space
     if color.primaries != 2:

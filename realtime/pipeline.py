@@ -14,8 +14,6 @@ import threading
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 from realtime.backends import Backend
 from realtime.frames import FramePacket
 from realtime.planes import download, upload
@@ -137,11 +135,9 @@ class Pipeline:
         elif last and packet.planes is not None:
             packet.set_planes(download(packet.planes))
         if last:
-            original = packet.original
             if self.refiner is not None:
                 t0 = time.perf_counter_ns()
-                original_bgr = original if isinstance(original, np.ndarray) else original.to_bgr()
-                packet.image = self.refiner(packet.image, original_bgr)
+                packet.image = self.refiner(packet.image, packet.original_bgr())
                 timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
             if not self.keep_original:
                 packet.original = None
