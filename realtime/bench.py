@@ -132,14 +132,15 @@ def run_pipeline(path: str, frames: int | None, args: argparse.Namespace):
     from realtime.backends import resolve_backend
     from realtime.config import resolve_config
     from realtime.pipeline import Pipeline
-    from realtime.refiner import load_refiner
+    from realtime.refiner import choose_refiner
     from realtime.runner import Runner
     from realtime.sinks.null import NullSink
     from realtime.sources.media import MediaSource
 
     config = resolve_config(args.preset, args.config, args.stages)
-    pipeline = Pipeline(config.build_stages(), backend=resolve_backend(args.backend),
-                        refiner=load_refiner(args.refiner))
+    refiner = choose_refiner(config, args)
+    pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=resolve_backend(args.backend),
+                        refiner=refiner)
     source = MediaSource(path, live=False, audio=False)
     report = Runner(source, pipeline, [NullSink()], max_frames=frames).run()
     return report, pipeline

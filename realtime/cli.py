@@ -70,7 +70,10 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", metavar="FILE.toml", help="stage parameters (see realtime/presets.toml)")
     g.add_argument("--stages", help="comma-separated subset/order of contrast,clahe,denoise,sharpen")
     g.add_argument("--backend", default="auto", help="auto (default), numpy, opencl or cuda")
-    g.add_argument("--refiner", default="auto", choices=REFINER_CHOICES, help="learned refiner runtime")
+    g.add_argument("--refiner", default="auto", choices=REFINER_CHOICES,
+                   help="learned refiner runtime: auto (TensorRT, else ONNX Runtime), a named one, or off")
+    g.add_argument("--refiner-model", metavar="FILE.onnx",
+                   help="refiner model (default: the shipped models/refiner.onnx)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,13 +142,17 @@ def _stop_on_signals(runner) -> Iterator[None]:
             signal.signal(s, h)
 
 
+def _note(line: str) -> None:
+    print(f"realtime: {line}", file=sys.stderr)
+
+
 def _cmd_enhance(args: argparse.Namespace) -> int:
     from realtime.backends import resolve_backend
     from realtime.compare import CompareCollector
     from realtime.config import resolve_config
     from realtime.pipeline import Pipeline
     from realtime.progress import FileProgress, LiveStatus
-    from realtime.refiner import load_refiner
+    from realtime.refiner import choose_refiner
     from realtime.runner import Runner
     from realtime.sinks import EncoderOptions, SinkOptions, open_sink
     from realtime.sources import SourceOptions, open_source
@@ -156,8 +163,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         _check_png_target(args.compare, args.overwrite)
     config = resolve_config(args.preset, args.config, args.stages)
     backend = resolve_backend(args.backend)
-    refiner = load_refiner(args.refiner)
-    pipeline = Pipeline(config.build_stages(), backend=backend, refiner=refiner,
+    refiner = choose_refiner(config, args, notify=None if args.quiet else _note)
+    pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=backend, refiner=refiner,
                         keep_original=bool(args.compare or args.show))
     display = None
     if args.show:

@@ -17,7 +17,7 @@ from realtime.errors import ConfigError
 from realtime.stages import STAGES, Stage, make_stage
 
 DEFAULT_PRESET = "lowlight"
-_PRESET_KEYS = {"description", "stages", *STAGES}
+_PRESET_KEYS = {"description", "stages", "refiner_stages", "refiner", *STAGES}
 _CONFIG_KEYS = {"preset", *_PRESET_KEYS}
 
 
@@ -26,9 +26,18 @@ class PipelineConfig:
     preset: str
     stages: tuple[str, ...]
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Stages run in front of the learned refiner, when they differ from ``stages``. The refiner is
+    #: trained on exactly these (without CLAHE, whose tile-wise remapping it would otherwise have
+    #: to undo); explicit ``--stages`` or a config file's ``stages`` override both lists.
+    refiner_stages: tuple[str, ...] | None = None
+    #: "off" when the preset must not run the refiner under ``--refiner auto`` (the "off" preset).
+    refiner: str = "auto"
 
-    def build_stages(self) -> list[Stage]:
-        return [make_stage(name, self.params.get(name)) for name in self.stages]
+    def stage_names(self, refined: bool = False) -> tuple[str, ...]:
+        return self.refiner_stages if refined and self.refiner_stages is not None else self.stages
+
+    def build_stages(self, refined: bool = False) -> list[Stage]:
+        return [make_stage(name, self.params.get(name)) for name in self.stage_names(refined)]
 
 
 def load_presets() -> dict[str, dict[str, Any]]:
@@ -90,13 +99,23 @@ def resolve_config(
     params: dict[str, dict[str, Any]] = {}
     _merge_params(params, table, f"preset {name}")
     chosen = _check_stage_list(table.get("stages", []), f"preset {name}")
+    refined = (_check_stage_list(table["refiner_stages"], f"preset {name}")
+               if "refiner_stages" in table else None)
+    refiner = table.get("refiner", "auto")
     if config_file:
         _merge_params(params, file_table, config_file)
         if "stages" in file_table:
             chosen = _check_stage_list(file_table["stages"], config_file)
+            refined = None
+        if "refiner_stages" in file_table:
+            refined = _check_stage_list(file_table["refiner_stages"], config_file)
+        refiner = file_table.get("refiner", refiner)
     if stages is not None:
         chosen = _check_stage_list(stages, "--stages")
-    config = PipelineConfig(preset=name, stages=chosen, params=params)
+        refined = None
+    if refiner not in ("auto", "off"):
+        raise ConfigError(f"preset {name}: refiner must be \"auto\" or \"off\", not {refiner!r}")
+    config = PipelineConfig(preset=name, stages=chosen, params=params, refiner_stages=refined, refiner=refiner)
     for stage_name, values in params.items():  # validate even the stages not chosen
         make_stage(stage_name, values)
     return config

@@ -71,6 +71,8 @@ def _codecs() -> None:
 
 
 def _refiners() -> None:
+    from realtime.refiner import default_model, tensorrt
+
     print("refiner runtimes")
     try:
         import onnxruntime as ort
@@ -78,11 +80,14 @@ def _refiners() -> None:
         _line("onnxruntime", f"{ort.__version__}: {', '.join(ort.get_available_providers())}")
     except ImportError:
         _line("onnxruntime", "not installed (pip install onnxruntime)")
-    for mod, hint in (("tensorrt", "needs an NVIDIA GPU and the tensorrt wheel"),
-                      ("tensorflow", "training/export only; pip install tensorflow-cpu")):
-        found = importlib.util.find_spec(mod) is not None
-        _line(mod, "installed" if found else f"not installed ({hint})")
-    _line("shipped model", "none yet: the pipeline runs the classical stages alone")
+    reason = tensorrt.available()
+    _line("tensorrt", "usable (NVIDIA GPU found)" if reason is None else f"unavailable: {reason}")
+    found = importlib.util.find_spec("tensorflow") is not None
+    _line("keras", "TensorFlow installed (reference runtime)" if found
+          else "TensorFlow not installed (training/export only; pip install tensorflow-cpu)")
+    model = default_model()
+    _line("shipped model", f"{model} ({model.stat().st_size // 1024} KiB)" if model.is_file()
+          else f"none at {model}: the pipeline runs the classical stages alone")
 
 
 def _cameras() -> None:

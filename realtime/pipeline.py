@@ -2,9 +2,10 @@
 
 Frames arrive as planar Y'CbCr straight from the decoder (or as BGR from images and cameras,
 converted once to 4:4:4 planes). The planes are uploaded to the chosen backend once, pass through
-every enabled stage, and are downloaded once; BGR is only made where something needs it (the
-refiner, a window, an image file). Every stage works on the plane it needs (luma, or chroma at its
-own resolution), so no stage pays for a colour conversion or a plane copy it does not need.
+every enabled stage, and are downloaded once; the refiner works on the host planes too. BGR is
+only made where something needs it (a window, an image file). Every stage works on the plane it
+needs (luma, or chroma at its own resolution), so no stage pays for a colour conversion or a plane
+copy it does not need.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import itertools
 import threading
 import time
 from collections.abc import Sequence
+
+import numpy as np
 
 from realtime.backends import Backend
 from realtime.frames import FramePacket
@@ -137,7 +140,13 @@ class Pipeline:
         if last:
             if self.refiner is not None:
                 t0 = time.perf_counter_ns()
-                packet.image = self.refiner(packet.image, packet.original_bgr())
+                planes = packet.planes if packet.planes is not None else planes_from_bgr(packet.image)
+                original = packet.original
+                if original is None:
+                    original = planes
+                elif isinstance(original, np.ndarray):
+                    original = planes_from_bgr(original)
+                packet.set_planes(self.refiner(planes, original))
                 timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
             if not self.keep_original:
                 packet.original = None

@@ -1,0 +1,147 @@
+"""The refiner's runtime side without TensorFlow: thumbnails, the plane transform, smoothing, selection."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.errors import ModelError
+from realtime.planes import BGR_NATIVE, HD_COLOR, Planes
+from realtime.refiner import default_model, load_refiner
+from realtime.refiner.learned import LearnedRefiner
+from realtime.refiner.transform import THUMB, RefinerParams, analyser_input, apply_params, thumbnail
+
+
+def _scene(h: int = 90, w: int = 160, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h) + 60], axis=-1)
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_thumbnail_is_the_frame_in_rgb():
+    bgr = _scene()
+    thumb = thumbnail(Planes.from_bgr(bgr))
+    assert thumb.shape == (THUMB, THUMB, 3) and thumb.dtype == np.float32
+    ref = cv2.resize(bgr, (THUMB, THUMB), interpolation=cv2.INTER_AREA)[..., ::-1] / 255.0
+    assert np.abs(thumb - ref).mean() < 0.01
+    both = analyser_input(Planes.from_bgr(bgr), Planes.from_bgr(255 - bgr))
+    assert both.shape == (1, THUMB, THUMB, 6)
+
+
+@pytest.mark.parametrize("color", [BGR_NATIVE, HD_COLOR])
+@pytest.mark.parametrize("subsample", [False, True])
+def test_identity_params_leave_planes_unchanged(color, subsample):
+    planes = Planes.from_bgr(_scene(91, 161), color, subsample=subsample)
+    out = apply_params(planes, RefinerParams.identity())
+    for name in ("y", "cb", "cr"):
+        a, b = getattr(planes, name), getattr(out, name)
+        assert a.shape == b.shape and b.dtype == np.uint8
+        assert np.abs(a.astype(int) - b).max() <= 1, name
+    assert out.color == planes.color
+
+
+def test_curve_gain_and_chroma_do_what_they_say():
+    planes = Planes.from_bgr(_scene())
+    p = RefinerParams.identity()
+    brighter = RefinerParams(np.clip(p.knots * 1.5, 0, 1), p.color, p.gain)
+    out = apply_params(planes, brighter)
+    assert out.y.mean() > planes.y.mean() + 20
+    # a luma gain lifts chroma with it, so colours do not wash out when brightened
+    assert np.abs(out.cb.astype(int) - 128).mean() > np.abs(planes.cb.astype(int) - 128).mean()
+    left_gain = p.gain.copy()
+    left_gain[:, :8] = 1.0  # one stop brighter on the left half only
+    out = apply_params(planes, RefinerParams(p.knots, p.color, left_gain))
+    ratio_left = out.y[:, :40].mean() / planes.y[:, :40].mean()
+    ratio_right = out.y[:, -40:].mean() / planes.y[:, -40:].mean()
+    assert ratio_left > 1.5 and abs(ratio_right - 1.0) < 0.05
+    shift = p.color.copy()
+    shift[6] = 0.1  # constant Cb shift: bluer
+    out = apply_params(planes, RefinerParams(p.knots, shift, p.gain))
+    assert abs(out.cb.astype(int).mean() - planes.cb.astype(int).mean() - 25.5) < 1.5
+
+
+class _Constant:
+    """An analyser answering a fixed transform, to test the temporal logic around any runtime."""
+
+    name = "constant"
+
+    def __init__(self, params: RefinerParams) -> None:
+        self.params = params
+        self.calls = 0
+
+    def __call__(self, thumb):
+        self.calls += 1
+        return self.params
+
+
+def test_parameters_are_smoothed_within_a_shot_and_reset_at_cuts():
+    ident = RefinerParams.identity()
+    bright = RefinerParams(np.clip(ident.knots * 2, 0, 1), ident.color, ident.gain)
+    analyser = _Constant(ident)
+    refiner = LearnedRefiner(analyser, smoothing=0.75)
+    frame = Planes.from_bgr(_scene())
+    refiner.params_for(frame, frame)
+    analyser.params = bright
+    step = refiner.params_for(frame, frame)
+    # one frame later only a quarter of the way to the new answer: no sudden jump within a shot
+    np.testing.assert_allclose(step.knots, 0.75 * ident.knots + 0.25 * bright.knots, atol=1e-6)
+    for _ in range(30):
+        step = refiner.params_for(frame, frame)
+    np.testing.assert_allclose(step.knots, bright.knots, atol=1e-3)
+    # a different scene is a cut: the new answer applies at once
+    analyser.params = ident
+    other = Planes.from_bgr(255 - _scene())
+    np.testing.assert_allclose(refiner.params_for(other, other).knots, ident.knots)
+    refiner.reset()
+    analyser.params = bright
+    np.testing.assert_allclose(refiner.params_for(other, other).knots, bright.knots)
+
+
+def test_explicit_runtimes_fail_clearly(tmp_path):
+    with pytest.raises(ModelError, match="unknown refiner"):
+        load_refiner("magic")
+    with pytest.raises(ModelError, match="not found"):
+        load_refiner("onnxruntime", tmp_path / "missing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="cannot load refiner model"):
+        load_refiner("onnxruntime", bad)
+    assert load_refiner("off") is None
+
+
+def test_auto_without_a_model_runs_classical_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("REALTIME_REFINER_MODEL", str(tmp_path / "none.onnx"))
+    lines: list[str] = []
+    assert load_refiner("auto", notify=lines.append) is None
+    assert len(lines) == 1 and "classical stages alone" in lines[0]
+
+
+@pytest.mark.skipif(not default_model().is_file(), reason="no shipped models/refiner.onnx in this checkout")
+def test_auto_falls_back_to_onnxruntime_and_names_what_it_skipped():
+    from realtime.refiner import tensorrt
+
+    lines: list[str] = []
+    refiner = load_refiner("auto", notify=lines.append)
+    assert refiner is not None and refiner.name.startswith("onnxruntime")
+    if tensorrt.available() is not None:
+        assert any("TensorRT skipped" in line for line in lines)
+    with pytest.raises(ModelError, match="TensorRT"):
+        if tensorrt.available() is None:
+            pytest.skip("TensorRT is usable here")
+        load_refiner("tensorrt")
+
+
+@pytest.mark.skipif(not default_model().is_file(), reason="no shipped models/refiner.onnx in this checkout")
+def test_shipped_model_brightens_a_dark_frame_and_keeps_layout():
+    from realtime import degrade
+
+    clean = _scene(180, 320)
+    dark, _ = degrade.degrade(clean, 3)
+    refiner = load_refiner("onnxruntime")
+    planes = Planes.from_bgr(dark, HD_COLOR, subsample=True)
+    out = refiner(planes, planes)
+    assert out.y.shape == planes.y.shape and out.cb.shape == planes.cb.shape
+    assert out.y.mean() > planes.y.mean()
