@@ -63,7 +63,7 @@ def test_video_with_compare_and_summary(tmp_path, clip_audio, capsys):
     cmp_png = tmp_path / "cmp.png"
     assert main(["enhance", str(clip_audio.path), "-o", str(out), "--compare", str(cmp_png)]) == 0
     err = capsys.readouterr().err
-    assert "refiner: none (classical stages only)" in err
+    assert "refiner: onnxruntime" in err  # the shipped model, found by --refiner auto
     assert "median ms/frame" in err and "audio packets copied" in err
     sheet = cv2.imread(str(cmp_png))
     assert sheet.shape[1] > 2 * clip_audio.width

@@ -20,8 +20,8 @@ the mean frame-to-frame change of mean brightness for the clean clip, the classi
 full pipeline.
 
 Methods: ``input`` (as is), ``classical`` (the lowlight preset's stages), ``refiner`` (the refiner
-alone on the input), ``full`` (stages then refiner) and, when PyTorch is installed and ``--anchors``
-points at their weights, Zero-DCE, Zero-DCE++ and SCI.
+alone on the input), ``full`` (the preset's ``refiner_stages``, then the refiner) and, when PyTorch
+is installed and ``--anchors`` points at their weights, Zero-DCE, Zero-DCE++ and SCI.
 """
 
 from __future__ import annotations
@@ -64,13 +64,17 @@ class StillRefiner:
 
 
 def build_methods(args: argparse.Namespace) -> dict[str, Method]:
+    from realtime.config import resolve_config
+
     classical = refiner_data.Classical(args.preset)
+    # the full pipeline runs the preset's refiner_stages (no CLAHE for lowlight) in front of the refiner
+    front = refiner_data.Classical(args.preset, stages=resolve_config(args.preset).stage_names(refined=True))
     refiner = StillRefiner(args.refiner, args.model)
     methods: dict[str, Method] = {
         "input": lambda bgr: bgr,
         "classical": classical,
         "refiner": lambda bgr: refiner(bgr, bgr),
-        "full": lambda bgr: refiner(classical(bgr), bgr),
+        "full": lambda bgr: refiner(front(bgr), bgr),
     }
     methods.update(anchor_methods(args.anchors, args.anchor_names))
     return methods
@@ -218,8 +222,9 @@ def evaluate_video(path: str, args: argparse.Namespace, max_frames: int) -> dict
 
     rng = np.random.default_rng(args.seed)
     settings = degrade.sample(rng)
-    classical = Pipeline(resolve_config(args.preset).build_stages())
-    full = Pipeline(resolve_config(args.preset).build_stages(), refiner=load_refiner(args.refiner, args.model))
+    config = resolve_config(args.preset)
+    classical = Pipeline(config.build_stages())
+    full = Pipeline(config.build_stages(refined=True), refiner=load_refiner(args.refiner, args.model))
     series: dict[str, list[float]] = {"clean": [], "degraded": [], "classical": [], "full": []}
     with av.open(path) as container:
         for i, frame in enumerate(container.decode(video=0)):

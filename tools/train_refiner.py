@@ -8,8 +8,9 @@ for each, drawn from ``--seed``) and running the classical stages on the result;
 learns to turn the stages' output into the clean photo. Nothing degraded is written to disk, and the
 same seed reproduces the same run. Every 10th photo is held out to report validation PSNR.
 
-Checkpoints (model, optimiser, epoch) go to ``<out>/checkpoints`` after each epoch; ``--resume``
-continues from the latest. The final weights are saved as ``<out>/refiner.keras``.
+Checkpoints (model, optimiser, epoch, best score) go to ``<out>/checkpoints`` after each epoch;
+``--resume`` continues from the latest. ``<out>/refiner.keras`` holds the epoch with the best
+validation PSNR (held-out photos), not merely the last one.
 
 Losses: L1 (tracks PSNR but is not dominated by the few pixels noise or clipping ruin), 1 - SSIM
 (on luma over 8x8 boxes: keeps local contrast and structure, which L1 alone lets the model flatten), a colour-angle term
@@ -78,7 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="frames are area-downscaled to this side for the loss (0: full size); the transform "
                          "is per pixel, so this keeps its fit while making steps 4x cheaper")
     ap.add_argument("--variants", type=int, default=8, help="degraded versions of each photo")
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--stages", default=",".join(refiner_data.REFINER_STAGES),
                     help="classical stages the refiner's input comes from (the preset's refiner_stages)")
     ap.add_argument("--seed", type=int, default=0)
@@ -145,9 +147,10 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = build_analyser()
-    optimizer = keras.optimizers.Adam(learning_rate=args.lr)
+    optimizer = keras.optimizers.AdamW(learning_rate=args.lr, weight_decay=args.weight_decay)
     epoch_var = tf.Variable(0, dtype=tf.int64)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+    best_var = tf.Variable(-1.0, dtype=tf.float64)  # best validation PSNR so far
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var, best=best_var)
     manager = tf.train.CheckpointManager(ckpt, str(out / "checkpoints"), max_to_keep=3)
     if args.resume and manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint)
@@ -199,6 +202,10 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
             bar.set_postfix(loss=f"{np.mean(run[-20:]):.4f}")
         val_psnr, base_psnr = validate()
         epoch_var.assign(epoch + 1)
+        if val_psnr > float(best_var.numpy()):
+            # the shipped model is the best epoch on held-out photos, not merely the last one
+            best_var.assign(val_psnr)
+            model.save(out / "refiner.keras")
         manager.save()
         metrics = {"loss": float(np.mean(run)) if run else float("nan"), "val_psnr": val_psnr,
                    "val_stages_psnr": base_psnr}
@@ -207,8 +214,10 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
     if not metrics:
         val_psnr, base_psnr = validate()
         metrics = {"loss": float("nan"), "val_psnr": val_psnr, "val_stages_psnr": base_psnr}
-    model.save(out / "refiner.keras")
-    print(f"saved {out / 'refiner.keras'}")
+    if not (out / "refiner.keras").is_file():
+        model.save(out / "refiner.keras")
+    metrics["best_val_psnr"] = float(best_var.numpy())
+    print(f"saved {out / 'refiner.keras'} (best validation PSNR {metrics['best_val_psnr']:.2f} dB)")
     return metrics
 
 
