@@ -153,7 +153,8 @@ def test_evaluate_runs_on_a_tiny_folder_and_a_clip(tmp_path, perturbed_model, ca
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["clean"]["photos"] == 3
     assert results["clean"]["table"]["input"]["psnr"] < 60
-    assert results["video"]["table"]["full"]["frames"] == 6
+    assert results["video"]["moving"]["full"]["frames"] == 6
+    assert results["video"]["static"]["clean"]["mean_abs_change"] == 0.0
 
 
 def test_the_product_never_imports_tensorflow():

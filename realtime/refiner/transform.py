@@ -12,6 +12,7 @@ differentiates through); a test keeps them in agreement.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -44,17 +45,24 @@ class RefinerParams:
         return cls(np.linspace(0, 1, knots + 1, dtype=np.float32), color, np.zeros((grid, grid), np.float32))
 
 
-def _sample(plane: np.ndarray) -> np.ndarray:
-    """THUMB x THUMB float32 mean of 2x2 samples from a fixed 2*THUMB grid over the plane.
+def _sample(plane: np.ndarray, samples: int) -> np.ndarray:
+    """THUMB x THUMB uint8 mean of ``samples`` x ``samples`` pixels read on a fixed grid over the plane.
 
     The cost is the same at any resolution: nearest-neighbour resizing reads only the grid's
-    pixels, then OpenCV's integer-factor area path averages 2x2. A 256x256 training frame is read
-    whole, so training and runtime thumbnails are made alike.
+    pixels, then OpenCV's integer-factor area path averages them. Luma takes 4x4 samples per
+    thumbnail pixel (noise divided by four before the network sees it); chroma, already smoothed
+    by subsampling and the denoiser, takes 2x2.
     """
-    side = 2 * THUMB
+    side = samples * THUMB
     if plane.shape != (side, side):
         plane = cv2.resize(plane, (side, side), interpolation=cv2.INTER_NEAREST)
-    return cv2.resize(plane, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(plane, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+
+
+@functools.lru_cache(maxsize=8)
+def _rgb_matrix(color) -> np.ndarray:
+    """[Y, Cb, Cr, 1] -> [R, G, B] in 0..1: the BGR matrix with its rows reversed and scaled."""
+    return (bgr_matrix(color)[::-1] / 255.0).astype(np.float32)
 
 
 def thumbnail(planes: Planes) -> np.ndarray:
@@ -64,9 +72,9 @@ def thumbnail(planes: Planes) -> np.ndarray:
     smoothed over frames by :class:`~realtime.refiner.learned.LearnedRefiner`, so the noise of
     a sampled thumbnail does not reach the output.
     """
-    ycc = cv2.merge([_sample(p) for p in (planes.y, planes.cb, planes.cr)])
-    bgr = cv2.transform(ycc, bgr_matrix(planes.color))
-    return np.clip(bgr[..., ::-1] * np.float32(1 / 255.0), 0.0, 1.0)
+    ycc = cv2.merge([_sample(planes.y, 4), _sample(planes.cb, 2), _sample(planes.cr, 2)]).astype(np.float32)
+    rgb = cv2.transform(ycc, _rgb_matrix(planes.color))
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
 def analyser_input(refined: Planes, original: Planes) -> np.ndarray:
