@@ -163,7 +163,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         _check_png_target(args.compare, args.overwrite)
     config = resolve_config(args.preset, args.config, args.stages)
     backend = resolve_backend(args.backend)
-    refiner = choose_refiner(config, args, notify=None if args.quiet else _note)
+    notes: list[str] = []  # printed once the input has opened, so a bad input stays a one-line error
+    refiner = choose_refiner(config, args, notify=notes.append)
     pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=backend, refiner=refiner,
                         keep_original=bool(args.compare or args.show))
     display = None
@@ -195,6 +196,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
               + (f", {info.frame_count} frames" if info.frame_count else "")
               + (f", {len(info.audio_streams)} audio stream(s)" if info.audio_streams and not args.no_audio
                  else ""), file=sys.stderr)
+        for line in notes:
+            _note(line)
         print(f"realtime: {pipeline.describe()}", file=sys.stderr)
     total = min(x for x in (info.frame_count, args.frames) if x) if (info.frame_count or args.frames) else None
     progress = LiveStatus(enabled=not args.quiet) if info.live else FileProgress(total, enabled=not args.quiet)

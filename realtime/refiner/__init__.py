@@ -2,12 +2,14 @@
 
 ``auto`` takes the fastest runtime this machine can run: TensorRT when it and an NVIDIA GPU are
 present, else ONNX Runtime (its CUDA provider when onnxruntime-gpu is installed, else the CPU), and
-says why it skipped the others. Naming a runtime that cannot run is an error, not a silent switch.
-If no model file can be found, ``auto`` runs the classical stages alone and says so.
+says why when TensorRT is installed but cannot run or fails. Naming a runtime that cannot run is
+an error, not a silent switch. If no model file can be found, ``auto`` runs the classical stages
+alone and says so.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from argparse import Namespace
 from collections.abc import Callable
@@ -89,6 +91,7 @@ def load_refiner(choice: str, model: str | Path | None = None,
             return LearnedRefiner(_analyser("tensorrt", path))
         except ModelError as e:
             say(f"refiner: TensorRT failed ({e}); falling back to ONNX Runtime")
-    else:
+    elif importlib.util.find_spec("tensorrt") is not None:
+        # installed but unusable (no GPU, no cuda-python) is worth a line; absent is the normal CPU case
         say(f"refiner: TensorRT skipped ({reason})")
     return LearnedRefiner(_analyser("onnxruntime", path))
