@@ -154,7 +154,7 @@ def run_bench(args: argparse.Namespace) -> int:
     size = f"{stream.codec_context.width}x{stream.codec_context.height}"
     codec = stream.codec_context.name
     container.close()
-    ours = MethodResult("realtime (classical stages)")
+    ours = MethodResult("realtime (full pipeline)" if args.refiner != "off" else "realtime (classical stages)")
     decode = MethodResult("decode only (PyAV -> planes)")
     base = MethodResult(f"FFmpeg {BASELINE_CHAIN} (PyAV filter graph)")
     description = ""

@@ -29,6 +29,7 @@ TRANSFER_TIMING = "transfer"  # upload + download for device backends
 REFINER_TIMING = "refiner"
 # Rough relative cost of each stage per pixel, measured at 720p; only used to balance threads.
 STAGE_COST = {"contrast": 1.0, "clahe": 4.5, "denoise": 3.5, "sharpen": 1.5}
+REFINER_COST = 4.0  # the refiner runs at the end of the last segment; measured like the stages
 
 
 class Pipeline:
@@ -90,6 +91,8 @@ class Pipeline:
         if parts == 1:
             return [range(n)]
         costs = [STAGE_COST.get(s.name, 1.0) for s in self.stages]
+        if self.refiner is not None:
+            costs[-1] += REFINER_COST  # so the last thread is not left with the stages and the refiner
         total = sum(costs)
         bounds, acc, k = [0], 0.0, 1
         for i, c in enumerate(costs[:-1]):
