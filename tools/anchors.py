@@ -88,6 +88,16 @@ def _modules() -> SimpleNamespace:
             x = x + r * (torch.pow(x, 2) - x)
         return x
 
+    def curve_maps(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The seven-layer DCE-Net trunk both Zero-DCE versions share (skips 3+4, 2+5, 1+6), then tanh."""
+        x1 = net.relu(net.e_conv1(x))
+        x2 = net.relu(net.e_conv2(x1))
+        x3 = net.relu(net.e_conv3(x2))
+        x4 = net.relu(net.e_conv4(x3))
+        x5 = net.relu(net.e_conv5(torch.cat([x3, x4], 1)))
+        x6 = net.relu(net.e_conv6(torch.cat([x2, x5], 1)))
+        return torch.tanh(net.e_conv7(torch.cat([x1, x6], 1)))
+
     class ZeroDCE(nn.Module):
         """Zero-DCE ``enhance_net_nopool``: attribute names match the published state dict."""
 
@@ -104,13 +114,7 @@ def _modules() -> SimpleNamespace:
             self.e_conv7 = nn.Conv2d(nf * 2, 24, 3, 1, 1, bias=True)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x1 = self.relu(self.e_conv1(x))
-            x2 = self.relu(self.e_conv2(x1))
-            x3 = self.relu(self.e_conv3(x2))
-            x4 = self.relu(self.e_conv4(x3))
-            x5 = self.relu(self.e_conv5(torch.cat([x3, x4], 1)))
-            x6 = self.relu(self.e_conv6(torch.cat([x2, x5], 1)))
-            x_r = torch.tanh(self.e_conv7(torch.cat([x1, x6], 1)))
+            x_r = curve_maps(self, x)
             return apply_curves(x, list(torch.split(x_r, 3, dim=1)))
 
     class CSDNTem(nn.Module):
@@ -152,14 +156,7 @@ def _modules() -> SimpleNamespace:
             return F.interpolate(x, size=(max(1, h // s), max(1, w // s)), mode="bilinear")
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x_down = self._downscale(x)
-            x1 = self.relu(self.e_conv1(x_down))
-            x2 = self.relu(self.e_conv2(x1))
-            x3 = self.relu(self.e_conv3(x2))
-            x4 = self.relu(self.e_conv4(x3))
-            x5 = self.relu(self.e_conv5(torch.cat([x3, x4], 1)))
-            x6 = self.relu(self.e_conv6(torch.cat([x2, x5], 1)))
-            x_r = torch.tanh(self.e_conv7(torch.cat([x1, x6], 1)))
+            x_r = curve_maps(self, self._downscale(x))
             if x_r.shape[-2:] != x.shape[-2:]:
                 # nn.UpsamplingBilinear2d is bilinear with align_corners=True; asking for the exact input
                 # size gives the same result for multiples of scale_factor and a full-size map otherwise

@@ -207,6 +207,13 @@ class EngineSpec:
         return (batch, *self.input_shape)
 
 
+def _read_model(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"refiner model not found: {path} ({e.strerror or _first_line(e)})") from e
+
+
 def _slug(text: str, limit: int = 48) -> str:
     """One safe file-name component: lower case, runs of anything but [a-z0-9.] become one dash.
 
@@ -236,10 +243,7 @@ def engine_cache_path(onnx_path: str | Path, spec: EngineSpec, gpu_name: str, tr
     workspace, cache format), so a change to any of them also misses the cache.
     """
     path = Path(onnx_path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelError(f"refiner model not found: {path} ({e.strerror or _first_line(e)})") from e
+    data = _read_model(path)
     digest = hashlib.sha256(data)
     extra = f"{_CACHE_FORMAT}|{spec.input_name}|{spec.input_shape}|{spec.opt_batch}|{WORKSPACE_BYTES}"
     digest.update(extra.encode())
@@ -334,10 +338,7 @@ def build_engine(onnx_path: str | Path, spec: EngineSpec, logger: Any = None) ->
     trt = _import_tensorrt()
     logger = logger if logger is not None else _make_logger(trt)
     path = Path(onnx_path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelError(f"refiner model not found: {path} ({e.strerror or _first_line(e)})") from e
+    data = _read_model(path)
 
     builder = trt.Builder(logger)
     # TensorRT 10: explicit batch is the only mode and the EXPLICIT_BATCH flag is deprecated, so 0.
