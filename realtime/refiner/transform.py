@@ -131,13 +131,16 @@ def apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None 
 
     ch, cw = planes.cb.shape
     shape = (ch, cw)
-    y_in_c = buf("y_in_c", shape)
+    # Luma at chroma size, before and after, from the 8-bit planes: the float luma is not read
+    # again (at 720p it no longer fits in cache by now), and half a level does not move the ratio.
+    y_in_c, y_out_c = buf("y_in_c", shape), buf("y_out_c", shape)
     if shape == (h, w):
         np.copyto(y_in_c, planes.y, casting="unsafe")
-        y_out_c = y_out
+        np.copyto(y_out_c, y8, casting="unsafe")
     else:
-        y_in_c[...] = cv2.resize(planes.y, (cw, ch), interpolation=cv2.INTER_AREA)
-        y_out_c = cv2.resize(y_out, (cw, ch), dst=buf("y_out_c", shape), interpolation=cv2.INTER_AREA)
+        np.copyto(y_in_c, cv2.resize(planes.y, (cw, ch), interpolation=cv2.INTER_AREA), casting="unsafe")
+        np.copyto(y_out_c, cv2.resize(y8, (cw, ch), interpolation=cv2.INTER_AREA), casting="unsafe")
+    y_out_c -= lo  # levels above black, like y_out
     # ratio = clip((y_out + eps) / (y_in + eps)), both normalised to 0..1 (y_in clipped to it)
     eps = RATIO_EPS * span
     np.clip(y_in_c, lo, hi, out=y_in_c)
