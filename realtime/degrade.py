@@ -39,6 +39,9 @@ class DegradationRanges:
     h264_crf: tuple[int, int] = (20, 32)
 
 
+DEFAULT_RANGES = DegradationRanges()
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Degradation:
     """The parameters one degraded image was made with (reported by the evaluation tool)."""
@@ -71,7 +74,7 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def sample(rng: np.random.Generator, ranges: DegradationRanges = DegradationRanges()) -> Degradation:
+def sample(rng: np.random.Generator, ranges: DegradationRanges = DEFAULT_RANGES) -> Degradation:
     """Draw one set of degradation parameters."""
     r = ranges
     gains_rb = np.exp(rng.normal(0.0, r.cast_sigma, size=2))
@@ -120,7 +123,7 @@ def apply(bgr: np.ndarray, d: Degradation, rng: np.random.Generator) -> np.ndarr
 
 
 def degrade(
-    bgr: np.ndarray, seed: int, ranges: DegradationRanges = DegradationRanges()
+    bgr: np.ndarray, seed: int, ranges: DegradationRanges = DEFAULT_RANGES
 ) -> tuple[np.ndarray, Degradation]:
     """Degrade ``bgr`` with parameters and noise drawn from ``seed``: the same seed, the same image."""
     rng = np.random.default_rng(seed)

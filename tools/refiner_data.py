@@ -73,11 +73,12 @@ def random_frame(clean: np.ndarray, size: int, rng: np.random.Generator) -> np.n
     return np.ascontiguousarray(img[:, ::-1] if rng.random() < 0.5 else img)
 
 
-def make_example(clean: np.ndarray, seed: int, classical: Classical, size: int | None = None) -> dict[str, np.ndarray]:
+def make_example(clean: np.ndarray, seed: int, classical: Classical, size: int | None = None,
+                 ranges: degrade.DegradationRanges = degrade.DEFAULT_RANGES) -> dict[str, np.ndarray]:
     """One example: analyser input, the stages' output and the clean target (RGB uint8), from ``seed``."""
     rng = np.random.default_rng(seed)
     frame = random_frame(clean, size, rng) if size else clean
-    degraded, _ = degrade.degrade(frame, seed)
+    degraded, _ = degrade.degrade(frame, seed, ranges)
     stages = classical(degraded)
     thumb = analyser_input(Planes.from_bgr(stages), Planes.from_bgr(degraded))[0]
     return {"thumb": thumb.astype(np.float32), "stages": stages[..., ::-1].copy(), "target": frame[..., ::-1].copy()}

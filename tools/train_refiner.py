@@ -21,6 +21,7 @@ variation on the gain map (a smooth gain cannot draw halos around edges).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import sys
@@ -36,6 +37,7 @@ import refiner_data
 W_SSIM, W_COLOR, W_TV = 0.1, 0.2, 0.02
 _worker_classical: refiner_data.Classical | None = None
 _worker_stages: tuple[str, ...] = ()
+_worker_ranges = refiner_data.degrade.DEFAULT_RANGES
 
 
 def _build_one(job: tuple[str, int, int, int]) -> dict[str, np.ndarray]:
@@ -46,7 +48,7 @@ def _build_one(job: tuple[str, int, int, int]) -> dict[str, np.ndarray]:
         cv2.setNumThreads(1)
         _worker_classical = refiner_data.Classical(stages=_worker_stages)
     path, seed, size, loss_size = job
-    ex = refiner_data.make_example(refiner_data.read_bgr(Path(path)), seed, _worker_classical, size)
+    ex = refiner_data.make_example(refiner_data.read_bgr(Path(path)), seed, _worker_classical, size, _worker_ranges)
     if loss_size and loss_size != size:
         import cv2
 
@@ -81,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--variants", type=int, default=8, help="degraded versions of each photo")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--exposure", type=float, nargs=2, metavar=("LO", "HI"),
+                    default=refiner_data.degrade.DEFAULT_RANGES.exposure,
+                    help="linear exposure range of the training degradations (log-uniform); the evaluation "
+                         "benchmark keeps the module's default")
     ap.add_argument("--stages", default=",".join(refiner_data.REFINER_STAGES),
                     help="classical stages the refiner's input comes from (the preset's refiner_stages)")
     ap.add_argument("--seed", type=int, default=0)
@@ -103,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     val_paths = paths[::10]
     train_paths = [p for p in paths if p not in set(val_paths)]
-    global _worker_stages
+    global _worker_stages, _worker_ranges
     _worker_stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    _worker_ranges = dataclasses.replace(_worker_ranges, exposure=tuple(args.exposure))
     t0 = time.perf_counter()
     train = build_examples(train_paths, args.variants, args.size, args.seed, args.workers, "degrading (train)",
                            args.loss_size)
