@@ -77,9 +77,9 @@ def thumbnail(planes: Planes) -> np.ndarray:
     return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
-def analyser_input(refined: Planes, original: Planes) -> np.ndarray:
-    """(1, THUMB, THUMB, 6) float32: the stages' output then the original frame."""
-    return np.concatenate([thumbnail(refined), thumbnail(original)], axis=-1)[None]
+def analyser_input(stages: Planes, original: Planes) -> np.ndarray:
+    """(1, THUMB, THUMB, 6) float32: the classical stages' output, then the original frame."""
+    return np.concatenate([thumbnail(stages), thumbnail(original)], axis=-1)[None]
 
 
 def _chroma_scale(planes: Planes) -> float:
