@@ -24,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-OUTPUTS = ("knots", "color", "gain")
+from realtime.refiner.transform import OUTPUTS  # noqa: E402
+
 OPSET = 17
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime.errors import ModelError
-from realtime.refiner.transform import RefinerParams
+from realtime.refiner.transform import OUTPUTS, RefinerParams
 
 
 class KerasAnalyser:
@@ -38,4 +38,4 @@ class KerasAnalyser:
 
     def __call__(self, thumb: np.ndarray) -> RefinerParams:
         out = self.model(np.asarray(thumb, dtype=np.float32), training=False)
-        return RefinerParams(*(np.asarray(out[k])[0] for k in ("knots", "color", "gain")))
+        return RefinerParams(*(np.asarray(out[k])[0] for k in OUTPUTS))

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from realtime.errors import ModelError
-from realtime.refiner.transform import RefinerParams
+from realtime.refiner.transform import OUTPUTS, RefinerParams
 
-OUTPUTS = ("knots", "color", "gain")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from realtime.errors import ConfigError, ModelError
-from realtime.refiner.transform import THUMB, RefinerParams
+from realtime.refiner.transform import OUTPUTS, THUMB, RefinerParams
 
 __all__ = [
     "EngineSpec",
@@ -51,7 +51,6 @@ __all__ = [
 CACHE_ENV = "REALTIME_CACHE"
 INSTALL_HINT = ("install tensorrt and cuda-python on a machine with an NVIDIA GPU, "
                 "or use --refiner onnxruntime")
-OUTPUTS = ("knots", "color", "gain")
 PRECISIONS = ("fp16", "fp32")
 # The builder's scratch memory. The network is a few convolutions on a 128x128 input, so 256 MiB
 # leaves every tactic available while staying far below what a desktop GPU can spare.

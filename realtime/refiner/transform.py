@@ -23,6 +23,8 @@ THUMB = 128  # side of the square thumbnails the analyser sees
 RATIO_EPS = 0.05  # keeps chroma's follow-the-luma ratio from exploding in near-black areas
 MAX_RATIO = 4.0
 COLOR_PARAMS = 8
+#: The network's outputs, by name, in the order of :class:`RefinerParams`' fields (one ONNX graph for every runtime).
+OUTPUTS = ("knots", "color", "gain")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
