@@ -124,6 +124,12 @@ def test_train_script_trains_checkpoints_resumes_and_refuses_eval(tmp_path):
     assert train_refiner.main([*common, "--epochs", "1"]) == 0
     assert (out / "refiner.keras").is_file() and any((out / "checkpoints").iterdir())
     assert train_refiner.main([*common, "--epochs", "2", "--resume"]) == 0
+    # fine-tuning starts from a trained model's weights, into a fresh run folder
+    tuned = tmp_path / "tuned"
+    init = ["--data", str(data), "--out", str(tuned), *common[4:], "--epochs", "1"]
+    assert train_refiner.main([*init, "--init", str(out / "refiner.keras")]) == 0
+    assert (tuned / "refiner.keras").is_file()
+    assert train_refiner.main([*init, "--init", str(tmp_path / "missing.keras")]) == 2
     eval_dir = tmp_path / "eval" / "clean"
     eval_dir.mkdir(parents=True)
     assert train_refiner.main(["--data", str(eval_dir), "--out", str(out)]) == 2

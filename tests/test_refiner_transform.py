@@ -81,7 +81,9 @@ def test_parameters_are_smoothed_within_a_shot_and_reset_at_cuts():
     ident = RefinerParams.identity()
     bright = RefinerParams(np.clip(ident.knots * 2, 0, 1), ident.color, ident.gain)
     analyser = _Constant(ident)
-    refiner = LearnedRefiner(analyser, smoothing=0.75)  # the default is stronger; 0.75 keeps the numbers round
+    # the default smoothing is stronger; 0.75 keeps the numbers round. Analysing every frame here;
+    # the next test covers analysing every other frame.
+    refiner = LearnedRefiner(analyser, smoothing=0.75, analyse_every=1)
     frame = Planes.from_bgr(_scene())
     refiner.params_for(frame, frame)
     analyser.params = bright
@@ -98,6 +100,31 @@ def test_parameters_are_smoothed_within_a_shot_and_reset_at_cuts():
     refiner.reset()
     analyser.params = bright
     np.testing.assert_allclose(refiner.params_for(other, other).knots, bright.knots)
+
+
+def test_analysing_every_other_frame_keeps_the_time_constant_and_still_catches_cuts():
+    ident = RefinerParams.identity()
+    bright = RefinerParams(np.clip(ident.knots * 2, 0, 1), ident.color, ident.gain)
+    analyser = _Constant(ident)
+    refiner = LearnedRefiner(analyser, smoothing=0.75, analyse_every=2)
+    frame = Planes.from_bgr(_scene())
+    refiner.params_for(frame, frame)
+    assert analyser.calls == 1  # the first frame of a shot is always analysed
+    analyser.params = bright
+    held = refiner.params_for(frame, frame)
+    assert analyser.calls == 1  # the frame between two analyses reuses the parameters
+    np.testing.assert_allclose(held.knots, ident.knots)
+    step = refiner.params_for(frame, frame)
+    assert analyser.calls == 2
+    # two frames' worth of smoothing in one step: 0.75 ** 2 of the old answer kept
+    np.testing.assert_allclose(step.knots, 0.5625 * ident.knots + 0.4375 * bright.knots, atol=1e-6)
+    # a cut on a frame that would not be analysed is analysed at once
+    analyser.params = ident
+    other = Planes.from_bgr(255 - _scene())
+    np.testing.assert_allclose(refiner.params_for(other, other).knots, ident.knots)
+    assert analyser.calls == 3
+    with pytest.raises(ValueError, match="analyse_every"):
+        LearnedRefiner(analyser, analyse_every=0)
 
 
 def test_explicit_runtimes_fail_clearly(tmp_path):

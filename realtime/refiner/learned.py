@@ -5,6 +5,13 @@ noise barely moves its answer. Its answer is a global curve, a chroma transform 
 map, none of which can flicker pixel by pixel. And the parameters are smoothed over frames with an
 exponential moving average, reset at scene cuts (a large change in the original's coarse block
 means), so a cut is corrected at once while a steady shot never pumps.
+
+Because the answer is smoothed over about ten frames anyway, the network need not run on every
+frame: by default it runs on every second one (and at once on a scene cut, which is checked on
+every frame), and the frames in between reuse the smoothed parameters. The smoothing is scaled to
+the frames elapsed, so its time constant in frames does not change. That halves the analysis's
+share of the refiner's cost (thumbnail of the stages' output plus the network) at no visible cost:
+between two analyses the smoothed parameters would have moved by a tenth of the way at most.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import numpy as np
 
 from realtime.planes import Planes
 from realtime.refiner.base import Analyser
-from realtime.refiner.transform import RefinerParams, Scratch, analyser_input, apply_params
+from realtime.refiner.transform import RefinerParams, Scratch, apply_params, thumbnail
 
 #: Share of the previous frame's parameters kept at each frame (about 10 frames' memory, a third of
 #: a second at 30 fps: slow enough that a steady shot never pumps, fast enough to follow a light
@@ -23,37 +30,47 @@ DEFAULT_SMOOTHING = 0.9
 #: Mean absolute change of the original's 16x16 block means (RGB, 0..1) above which a frame starts
 #: a new shot. Block means, not thumbnail pixels, so that noise and small motion never count.
 DEFAULT_SCENE_CUT = 0.05
+#: Run the analyser on every Nth frame of a shot (and on the first frame of every shot).
+DEFAULT_ANALYSE_EVERY = 2
 _BLOCKS = 16
 
 
 class LearnedRefiner:
     def __init__(self, analyser: Analyser, *, smoothing: float = DEFAULT_SMOOTHING,
-                 scene_cut: float = DEFAULT_SCENE_CUT) -> None:
+                 scene_cut: float = DEFAULT_SCENE_CUT, analyse_every: int = DEFAULT_ANALYSE_EVERY) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError("smoothing must be in [0, 1)")
+        if analyse_every < 1:
+            raise ValueError("analyse_every must be at least 1")
         self.analyser = analyser
         self.smoothing = smoothing
         self.scene_cut = scene_cut
+        self.analyse_every = analyse_every
         self.name = analyser.name
         self._params: RefinerParams | None = None
-        self._thumb: np.ndarray | None = None
+        self._blocks: np.ndarray | None = None
+        self._since = 0  # frames since the last analysis
         self._scratch = Scratch()
 
     def reset(self) -> None:
         self._params = None
-        self._thumb = None
+        self._blocks = None
+        self._since = 0
 
     def params_for(self, planes: Planes, original: Planes) -> RefinerParams:
         """This frame's (smoothed) transform; updates the temporal state."""
-        thumb = analyser_input(planes, original)
-        params = self.analyser(thumb)
-        blocks = cv2.resize(thumb[0, ..., 3:], (_BLOCKS, _BLOCKS), interpolation=cv2.INTER_AREA)
-        same_shot = (self._thumb is not None
-                     and float(np.mean(np.abs(blocks - self._thumb))) < self.scene_cut)
-        if same_shot and self._params is not None:
-            params = params.blend(self._params, self.smoothing)
-        self._params, self._thumb = params, blocks
-        return params
+        original_thumb = thumbnail(original)
+        blocks = cv2.resize(original_thumb, (_BLOCKS, _BLOCKS), interpolation=cv2.INTER_AREA)
+        cut = self._blocks is None or float(np.mean(np.abs(blocks - self._blocks))) >= self.scene_cut
+        self._blocks = blocks
+        self._since += 1
+        if cut or self._params is None or self._since >= self.analyse_every:
+            thumb = np.concatenate([thumbnail(planes), original_thumb], axis=-1)[None]
+            params = self.analyser(thumb)
+            if not cut and self._params is not None:
+                params = params.blend(self._params, self.smoothing ** self._since)
+            self._params, self._since = params, 0
+        return self._params
 
     def __call__(self, planes: Planes, original: Planes) -> Planes:
         return apply_params(planes, self.params_for(planes, original), self._scratch)

@@ -47,15 +47,16 @@ class RefinerParams:
         return cls(np.linspace(0, 1, knots + 1, dtype=np.float32), color, np.zeros((grid, grid), np.float32))
 
 
-def _sample(plane: np.ndarray, samples: int) -> np.ndarray:
-    """THUMB x THUMB uint8 mean of ``samples`` x ``samples`` pixels read on a fixed grid over the plane.
+def _sample(plane: np.ndarray) -> np.ndarray:
+    """THUMB x THUMB uint8 mean of 2x2 pixels read on a fixed grid over the plane.
 
     The cost is the same at any resolution: nearest-neighbour resizing reads only the grid's
-    pixels, then OpenCV's integer-factor area path averages them. Luma takes 4x4 samples per
-    thumbnail pixel (noise divided by four before the network sees it); chroma, already smoothed
-    by subsampling and the denoiser, takes 2x2.
+    pixels, then OpenCV's integer-factor area path averages them. Every plane takes 2x2 samples
+    per thumbnail pixel: that halves the noise, as the training thumbnails' 2x2 means of 256-pixel
+    crops do, so the network sees the noise level it learned on (4x4 cost six times as much, for
+    a quieter thumbnail than any it was trained on).
     """
-    side = samples * THUMB
+    side = 2 * THUMB
     if plane.shape != (side, side):
         plane = cv2.resize(plane, (side, side), interpolation=cv2.INTER_NEAREST)
     return cv2.resize(plane, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
@@ -74,7 +75,7 @@ def thumbnail(planes: Planes) -> np.ndarray:
     smoothed over frames by :class:`~realtime.refiner.learned.LearnedRefiner`, so the noise of
     a sampled thumbnail does not reach the output.
     """
-    ycc = cv2.merge([_sample(planes.y, 4), _sample(planes.cb, 2), _sample(planes.cr, 2)]).astype(np.float32)
+    ycc = cv2.merge([_sample(planes.y), _sample(planes.cb), _sample(planes.cr)]).astype(np.float32)
     rgb = cv2.transform(ycc, _rgb_matrix(planes.color))
     return np.clip(rgb, 0.0, 1.0, out=rgb)
 
@@ -116,56 +117,62 @@ class Scratch:
 def apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None = None) -> Planes:
     """Refined host planes: tone curve and gain on Y, then chroma made to follow Y and recoloured.
 
-    Luma costs one table lookup, one multiply by the upsampled gain and one rounding pass; the
-    chroma work runs at chroma size (a quarter of the pixels for 4:2:0). Every float temporary
-    lives in ``scratch``; only the three output planes are new arrays.
+    Luma costs one table lookup, the gain's upsampling and one multiply that rounds straight to
+    8 bits (plus two 8-bit passes for limited range's black and white levels); the chroma work runs
+    at chroma size (a quarter of the pixels for 4:2:0), with the centring on 128 and the constant
+    terms folded into ``addWeighted``'s offsets rather than spent as passes of their own. Every
+    float temporary lives in ``scratch``; only the three output planes are new arrays.
     """
     buf = (scratch or Scratch()).get
     lo, hi = luma_range(planes.color)
     span = float(hi - lo)
     h, w = planes.y.shape
-    y_out = cv2.LUT(planes.y, _luma_lut(params, lo, span), dst=buf("y_out", (h, w)))
+    y_lvl = cv2.LUT(planes.y, _luma_lut(params, lo, span), dst=buf("y_lvl", (h, w)))  # levels above black
     gain = cv2.resize(np.exp2(params.gain.astype(np.float32)), (w, h), dst=buf("gain", (h, w)),
                       interpolation=cv2.INTER_LINEAR)
-    cv2.multiply(y_out, gain, dst=y_out)
-    cv2.min(y_out, span, dst=y_out)  # float levels above black, 0..span
-    y8 = cv2.convertScaleAbs(y_out, alpha=1.0, beta=float(lo))
+    y8 = cv2.multiply(y_lvl, gain, dtype=cv2.CV_8U)  # rounded and saturated at 255 in the same pass
+    if hi - lo < 255:
+        cv2.min(y8, hi - lo, dst=y8)
+        cv2.add(y8, lo, dst=y8)
 
     ch, cw = planes.cb.shape
     shape = (ch, cw)
-    # Luma at chroma size, before and after, from the 8-bit planes: the float luma is not read
-    # again (at 720p it no longer fits in cache by now), and half a level does not move the ratio.
-    y_in_c, y_out_c = buf("y_in_c", shape), buf("y_out_c", shape)
+    # Luma at chroma size, before and after, from the 8-bit planes: the float luma is never
+    # materialised at full size, and half a level does not move the ratio.
     if shape == (h, w):
-        np.copyto(y_in_c, planes.y, casting="unsafe")
-        np.copyto(y_out_c, y8, casting="unsafe")
+        y_in8, y_out8 = np.clip(planes.y, lo, hi), y8
     else:
-        np.copyto(y_in_c, cv2.resize(planes.y, (cw, ch), interpolation=cv2.INTER_AREA), casting="unsafe")
-        np.copyto(y_out_c, cv2.resize(y8, (cw, ch), interpolation=cv2.INTER_AREA), casting="unsafe")
-    y_out_c -= lo  # levels above black, like y_out
-    # ratio = clip((y_out + eps) / (y_in + eps)), both normalised to 0..1 (y_in clipped to it)
+        y_in8 = cv2.resize(planes.y, (cw, ch), interpolation=cv2.INTER_AREA)
+        y_out8 = cv2.resize(y8, (cw, ch), interpolation=cv2.INTER_AREA)
+        cv2.max(y_in8, lo, dst=y_in8)
+        cv2.min(y_in8, hi, dst=y_in8)
+    y_in_c, y_out_c = buf("y_in_c", shape), buf("y_out_c", shape)
+    np.copyto(y_in_c, y_in8, casting="unsafe")
+    np.copyto(y_out_c, y_out8, casting="unsafe")  # code units: lo is folded into the offsets below
+    # ratio = clip((y_out + eps) / (y_in + eps)), both in levels above black (eps in levels too)
     eps = RATIO_EPS * span
-    np.clip(y_in_c, lo, hi, out=y_in_c)
     y_in_c += eps - lo
     ratio = buf("ratio", shape)
-    np.add(y_out_c, eps, out=ratio)
-    np.divide(ratio, y_in_c, out=ratio)
-    np.clip(ratio, 0.0, MAX_RATIO, out=ratio)
+    np.add(y_out_c, eps - lo, out=ratio)
+    cv2.divide(ratio, y_in_c, dst=ratio)
+    cv2.min(ratio, MAX_RATIO, dst=ratio)  # never negative: y_out >= lo after the area average
     scale = _chroma_scale(planes)
     c = [float(v) for v in params.color]
     cb, cr = buf("cb", shape), buf("cr", shape)
-    np.subtract(planes.cb, np.float32(128.0), out=cb)
-    np.subtract(planes.cr, np.float32(128.0), out=cr)
-    # chroma in code units: ratio * (M @ [cb, cr]) + scale * (c_y * y_out_norm + c_0) + 128
+    np.copyto(cb, planes.cb, casting="unsafe")
+    np.copyto(cr, planes.cr, casting="unsafe")
+    # chroma in code units: ratio * (M @ [cb - 128, cr - 128]) + scale * (c_y * y_out_norm + c_0) + 128
     k_y = scale / span
     half = 0.5 * scale
+    c_lo, c_hi = round(128.0 - half), round(128.0 + half)  # 16..240 limited range, 0..256 full
     out = []
     for (a, b, cy, c0), tmp in zip(((c[0], c[1], c[4], c[6]), (c[2], c[3], c[5], c[7])),
                                    (buf("t0", shape), buf("t1", shape)), strict=True):
-        cv2.addWeighted(cb, a, cr, b, 0.0, dst=tmp)
+        cv2.addWeighted(cb, a, cr, b, -128.0 * (a + b), dst=tmp)
         cv2.multiply(tmp, ratio, dst=tmp)
-        cv2.scaleAdd(y_out_c, cy * k_y, tmp, dst=tmp)
-        tmp += c0 * scale + 128.0
-        np.clip(tmp, 128.0 - half, 128.0 + half, out=tmp)
-        out.append(cv2.convertScaleAbs(tmp))
+        plane = cv2.addWeighted(y_out_c, cy * k_y, tmp, 1.0, c0 * scale + 128.0 - cy * k_y * lo, dtype=cv2.CV_8U)
+        if c_lo > 0:  # limited range; full range's bounds are the 8-bit saturation itself
+            cv2.max(plane, c_lo, dst=plane)
+            cv2.min(plane, c_hi, dst=plane)
+        out.append(plane)
     return planes.replace(y=y8, cb=out[0], cr=out[1])
