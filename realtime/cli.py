@@ -69,7 +69,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", help="lowlight (default), haze, detail or off")
     g.add_argument("--config", metavar="FILE.toml", help="stage parameters (see realtime/presets.toml)")
     g.add_argument("--stages", help="comma-separated subset/order of contrast,clahe,denoise,sharpen")
-    g.add_argument("--backend", default="auto", help="auto (default), numpy, opencl or cuda")
+    g.add_argument("--backend", default="auto",
+                   help="auto (default), numpy, opencl or cuda (bench: a comma-separated list, e.g. numpy,opencl)")
     g.add_argument("--refiner", default="auto", choices=REFINER_CHOICES,
                    help="learned refiner runtime: auto (TensorRT, else ONNX Runtime), a named one, or off")
     g.add_argument("--refiner-model", metavar="FILE.onnx",
@@ -102,13 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     e.set_defaults(func=_cmd_enhance)
 
-    b = sub.add_parser("bench", help="measure fps and per-stage ms, against FFmpeg's filter chain")
-    b.add_argument("input", help="video file to decode and enhance (file -> null sink)")
+    b = sub.add_parser("bench", help="measure fps, per-stage ms and resources, against FFmpeg's filter chain")
+    b.add_argument("input", nargs="?",
+                   help="video file (file -> null sink), or a live source: camera (0), synthetic:WxH@FPS, URL")
     _add_pipeline_options(b)
-    b.add_argument("--frames", type=_positive_int, metavar="N", help="frames per run (default: whole file)")
+    b.add_argument("--synthetic", metavar="WxH[,WxH...]",
+                   help="also bench the synthetic scene at these sizes (rendered once to a temporary H.264 file)")
+    b.add_argument("--frames", type=_positive_int, metavar="N",
+                   help="timed frames per run (default: whole file; 120 synthetic; 300 live)")
+    b.add_argument("--warmup", type=_non_negative_int, default=10, metavar="N",
+                   help="frames at the start of each run left out of the timings (default 10)")
     b.add_argument("--repeat", type=_positive_int, default=3, help="runs of each method (default 3)")
     b.add_argument("--no-baseline", action="store_true", help="skip the FFmpeg filter-chain baseline")
     b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    b.add_argument("--plot", metavar="FILE.png", help="also plot fps and per-stage time (needs matplotlib)")
     b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     b.set_defaults(func=_cmd_bench)
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import os
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,6 +72,23 @@ class LiveStats:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """Median, 95th and 99th percentile of a set of samples (ms): what a latency budget is judged by."""
+
+    median: float
+    p95: float
+    p99: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Percentiles:
+        data = sorted(samples)
+        if len(data) < 2:
+            return cls(data[0], data[0], data[0]) if data else cls(math.nan, math.nan, math.nan)
+        q = statistics.quantiles(data, n=100, method="inclusive")
+        return cls(statistics.median(data), q[94], q[98])
+
+
 @dataclass(slots=True)
 class RunReport:
     frames_read: int
@@ -84,6 +102,12 @@ class RunReport:
     latency_ms: float | None  # median capture-to-sink
     sinks: list[SinkReport]
     queue_high_water: tuple[int, ...]
+    #: per stage, over the frames after the warm-up
+    stage_stats: dict[str, Percentiles] = field(default_factory=dict)
+    #: capture-to-sink, over the frames after the warm-up
+    latency: Percentiles | None = None
+    #: frames written after the warm-up, per second from the warm-up's last frame to the last frame
+    steady_fps: float = 0.0
 
     @property
     def fps(self) -> float:
@@ -102,8 +126,14 @@ class Runner:
         max_frames: int | None = None,
         pipeline_threads: int = 2,
         on_written: Callable[[FramePacket, LiveStats], None] | None = None,
+        warmup_frames: int = 0,
     ) -> None:
         self.source = source
+        # the first frames pay for cold caches, lazy initialisation and filling the queues: a
+        # benchmark leaves them out of its timings (they are still processed and written)
+        self.warmup_frames = warmup_frames
+        self._t_steady: int | None = None
+        self._t_last: int | None = None
         self.pipeline = pipeline
         self.sinks = sinks
         self.display = display
@@ -262,9 +292,13 @@ class Runner:
         st.latency_ms = (now - packet.t_capture_ns) / 1e6
         st.dropped = self.dropped
         st.timings = packet.timings
-        self._latency.append(st.latency_ms)
-        for name, ms in packet.timings.items():
-            self._samples.setdefault(name, collections.deque(maxlen=MAX_SAMPLES)).append(ms)
+        self._t_last = now
+        if st.frames_written == self.warmup_frames:
+            self._t_steady = now
+        if st.frames_written > self.warmup_frames:
+            self._latency.append(st.latency_ms)
+            for name, ms in packet.timings.items():
+                self._samples.setdefault(name, collections.deque(maxlen=MAX_SAMPLES)).append(ms)
         if self.on_written is not None:
             self.on_written(packet, st)
 
@@ -337,4 +371,14 @@ class Runner:
             latency_ms=statistics.median(self._latency) if self._latency else None,
             sinks=self._sink_reports,
             queue_high_water=tuple(q.high_water for q in self.queues),
+            stage_stats={k: Percentiles.of(v) for k, v in self._samples.items() if v},
+            latency=Percentiles.of(self._latency) if self._latency else None,
+            steady_fps=self._steady_fps(elapsed_s),
         )
+
+    def _steady_fps(self, elapsed_s: float) -> float:
+        steady = self.stats.frames_written - self.warmup_frames
+        if self.warmup_frames == 0 or self._t_steady is None or self._t_last is None or steady <= 0:
+            return self.stats.frames_written / elapsed_s if elapsed_s > 0 else 0.0
+        span = (self._t_last - self._t_steady) / 1e9
+        return steady / span if span > 0 else 0.0

@@ -1,0 +1,58 @@
+"""``--plot FILE.png``: fps across inputs for every method, and where each pipeline's time goes.
+
+matplotlib is only needed for this (``pip install realtime[plot]``); without it ``--plot`` is a
+one-line error, and the table and JSON are still written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from realtime.errors import ConfigError, SinkError
+
+
+def write_plot(report: dict, path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ConfigError("--plot needs matplotlib: pip install 'realtime[plot]' (or matplotlib)") from e
+    results = report["results"]
+    labels = [f"{r['input']}" for r in results]
+    methods = list(dict.fromkeys(m["label"] for r in results for m in r["methods"]))
+    fig, (ax_fps, ax_stage) = plt.subplots(1, 2, figsize=(14, 5.5))
+    width = 0.8 / max(1, len(methods))
+    for i, label in enumerate(methods):
+        values = [next((m["fps"]["median"] for m in r["methods"] if m["label"] == label), 0.0) for r in results]
+        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(results))]
+        ax_fps.bar(xs, values, width, label=label)
+    ax_fps.set_xticks(range(len(results)), labels, rotation=15, ha="right")
+    ax_fps.set_ylabel("frames per second (median of runs)")
+    ax_fps.set_title("end-to-end fps")
+    ax_fps.legend(fontsize=7)
+    # per-stage median ms of every pipeline row, stacked
+    rows = [(f"{r['input']}\n{m['method']} [{m['backend']}]", m["stage_ms"]) for r in results for m in r["methods"]
+            if m["stage_ms"]]
+    stage_names = list(dict.fromkeys(k for _, st in rows for k in st))
+    bottoms = [0.0] * len(rows)
+    for name in stage_names:
+        values = [st.get(name, {}).get("median", 0.0) or 0.0 for _, st in rows]
+        ax_stage.bar(range(len(rows)), values, 0.6, bottom=bottoms, label=name)
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax_stage.set_xticks(range(len(rows)), [r[0] for r in rows], fontsize=7, rotation=15, ha="right")
+    ax_stage.set_ylabel("ms per frame (median, wall time on the stage's thread)")
+    ax_stage.set_title("per-stage time")
+    if stage_names:
+        ax_stage.legend(fontsize=7)
+    machine = report["machine"]
+    fig.suptitle(f"realtime bench: {machine['cpu']}, {machine['cores']} cores"
+                 + (f", {', '.join(machine['gpus'])}" if machine["gpus"] else ""), fontsize=10)
+    fig.tight_layout()
+    try:
+        fig.savefig(Path(path), dpi=110)
+    except OSError as e:
+        raise SinkError(f"cannot write {path}: {e.strerror or e}") from e
+    finally:
+        plt.close(fig)
