@@ -2,7 +2,8 @@
 
 Frames arrive as planar Y'CbCr straight from the decoder (or as BGR from images and cameras,
 converted once to 4:4:4 planes). The planes are uploaded to the chosen backend once, pass through
-every enabled stage, and are downloaded once; the refiner works on the host planes too. BGR is
+every enabled stage, and are downloaded once; the refiner runs before that download on OpenCL
+(its apply is OpenCV calls that take ``cv2.UMat``) and on the host planes otherwise. BGR is
 only made where something needs it (a window, an image file). Every stage works on the plane it
 needs (luma, or chroma at its own resolution), so no stage pays for a colour conversion or a plane
 copy it does not need.
@@ -118,6 +119,7 @@ class Pipeline:
             packet.original = packet.planes if packet.planes is not None else packet.image
         enabled = self._enabled
         active = [self.stages[i] for i in segment if enabled[i]]
+        refined = False
         if active:
             planes = packet.planes
             if planes is None:
@@ -132,6 +134,11 @@ class Pipeline:
                 dev = stage.apply_planes(dev)
                 timings[stage.name] = (time.perf_counter_ns() - t0) / 1e6
             if last:
+                if self.refiner is not None and self.backend is Backend.OPENCL:
+                    # the refiner's apply is OpenCV calls that take UMat too: refine on the device
+                    # and download once, after it
+                    dev = self._refine(dev, packet)
+                    refined = True
                 t0 = time.perf_counter_ns()
                 dev = download(dev)
                 transfer_ns += time.perf_counter_ns() - t0
@@ -141,16 +148,22 @@ class Pipeline:
         elif last and packet.planes is not None:
             packet.set_planes(download(packet.planes))
         if last:
-            if self.refiner is not None:
-                t0 = time.perf_counter_ns()
+            if self.refiner is not None and not refined:
                 planes = packet.planes if packet.planes is not None else planes_from_bgr(packet.image)
-                original = packet.original
-                if original is None:
-                    original = planes
-                elif isinstance(original, np.ndarray):
-                    original = planes_from_bgr(original)
-                packet.set_planes(self.refiner(planes, original))
-                timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
+                packet.set_planes(self._refine(planes, packet))
             if not self.keep_original:
                 packet.original = None
         return packet
+
+    def _refine(self, planes, packet: FramePacket):
+        """The refiner on ``planes`` (host or OpenCL), timed; the original frame as the refiner wants it."""
+        assert self.refiner is not None
+        t0 = time.perf_counter_ns()
+        original = packet.original
+        if original is None:
+            original = download(planes)
+        elif isinstance(original, np.ndarray):
+            original = planes_from_bgr(original)
+        out = self.refiner(planes, original)
+        packet.timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
+        return out

@@ -32,20 +32,22 @@ def write_plot(report: dict, path: str) -> None:
     ax_fps.set_ylabel("frames per second (median of runs)")
     ax_fps.set_title("end-to-end fps")
     ax_fps.legend(fontsize=7)
-    # per-stage median ms of every pipeline row, stacked
-    rows = [(f"{r['input']}\n{m['method']} [{m['backend']}]", m["stage_ms"]) for r in results for m in r["methods"]
-            if m["stage_ms"]]
+    # per-stage median ms of every pipeline row, stacked, one horizontal bar per row
+    rows = [(f"{r['input']}: {m['method']} [{m['backend']}]", m["stage_ms"]) for r in results
+            for m in r["methods"] if m["stage_ms"]]
     stage_names = list(dict.fromkeys(k for _, st in rows for k in st))
-    bottoms = [0.0] * len(rows)
+    lefts = [0.0] * len(rows)
     for name in stage_names:
         values = [st.get(name, {}).get("median", 0.0) or 0.0 for _, st in rows]
-        ax_stage.bar(range(len(rows)), values, 0.6, bottom=bottoms, label=name)
-        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-    ax_stage.set_xticks(range(len(rows)), [r[0] for r in rows], fontsize=7, rotation=15, ha="right")
-    ax_stage.set_ylabel("ms per frame (median, wall time on the stage's thread)")
+        ax_stage.barh(range(len(rows)), values, 0.6, left=lefts, label=name)
+        lefts = [a + v for a, v in zip(lefts, values, strict=True)]
+    ax_stage.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax_stage.invert_yaxis()
+    ax_stage.margins(x=0.05)
+    ax_stage.set_xlabel("ms per frame (median, wall time on the stage's thread)")
     ax_stage.set_title("per-stage time")
     if stage_names:
-        ax_stage.legend(fontsize=7)
+        ax_stage.legend(fontsize=7, loc="lower right")
     machine = report["machine"]
     fig.suptitle(f"realtime bench: {machine['cpu']}, {machine['cores']} cores"
                  + (f", {', '.join(machine['gpus'])}" if machine["gpus"] else ""), fontsize=10)

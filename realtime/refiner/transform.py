@@ -17,7 +17,7 @@ import functools
 import cv2
 import numpy as np
 
-from realtime.planes import Planes, bgr_matrix, is_full_range, luma_range
+from realtime.planes import Planes, bgr_matrix, is_full_range, luma_range, plane_size
 
 THUMB = 128  # side of the square thumbnails the analyser sees
 RATIO_EPS = 0.05  # keeps chroma's follow-the-luma ratio from exploding in near-black areas
@@ -57,9 +57,10 @@ def _sample(plane: np.ndarray) -> np.ndarray:
     a quieter thumbnail than any it was trained on).
     """
     side = 2 * THUMB
-    if plane.shape != (side, side):
+    if plane_size(plane) != (side, side):
         plane = cv2.resize(plane, (side, side), interpolation=cv2.INTER_NEAREST)
-    return cv2.resize(plane, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(plane, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+    return thumb.get() if isinstance(thumb, cv2.UMat) else thumb  # a 16 KiB download from a device
 
 
 @functools.lru_cache(maxsize=8)
@@ -114,62 +115,80 @@ class Scratch:
         return buf
 
 
-def apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None = None) -> Planes:
-    """Refined host planes: tone curve and gain on Y, then chroma made to follow Y and recoloured.
+def _as_float(plane, dst: np.ndarray | None, offset: float = 0.0):
+    """An 8-bit plane plus ``offset`` as float32. On the host NumPy casts into a scratch buffer and
+    adds in place, the fastest way there; on a device OpenCV does both in one call."""
+    if dst is None:
+        return cv2.add(plane, offset, dtype=cv2.CV_32F)
+    np.copyto(dst, plane, casting="unsafe")
+    if offset:
+        dst += np.float32(offset)
+    return dst
 
-    Luma costs one table lookup, the gain's upsampling and one multiply that rounds straight to
-    8 bits (plus two 8-bit passes for limited range's black and white levels); the chroma work runs
-    at chroma size (a quarter of the pixels for 4:2:0), with the centring on 128 and the constant
-    terms folded into ``addWeighted``'s offsets rather than spent as passes of their own. Every
-    float temporary lives in ``scratch``; only the three output planes are new arrays.
+
+def _offset(plane, offset: float, dst: np.ndarray | None):
+    """A float plane plus a constant, into ``dst`` on the host (NumPy: twice OpenCV's speed there)."""
+    if dst is None:
+        return cv2.add(plane, offset)
+    return np.add(plane, np.float32(offset), out=dst)
+
+
+def apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None = None) -> Planes:
+    """Refined planes: tone curve and gain on Y, then chroma made to follow Y and recoloured.
+
+    Works on host planes (``np.ndarray``) and on OpenCL planes (``cv2.UMat``) alike: every step is
+    an OpenCV call, so on a GPU backend the frame is refined where the stages left it and is
+    downloaded once, afterwards. Luma costs one table lookup, the gain's upsampling and one multiply
+    that rounds straight to 8 bits (plus two 8-bit passes for limited range's black and white
+    levels); the chroma work runs at chroma size (a quarter of the pixels for 4:2:0), with the
+    8-bit to float conversions, the centring on 128 and the constant terms folded into the
+    arithmetic calls' offsets and output types rather than spent as passes of their own. On the
+    host every float temporary lives in ``scratch``; only the three output planes are new arrays.
     """
-    buf = (scratch or Scratch()).get
+    host = isinstance(planes.y, np.ndarray)
+    store = scratch or Scratch()
+    buf = store.get if host else (lambda role, shape: None)
     lo, hi = luma_range(planes.color)
     span = float(hi - lo)
-    h, w = planes.y.shape
+    h, w = plane_size(planes.y)
     y_lvl = cv2.LUT(planes.y, _luma_lut(params, lo, span), dst=buf("y_lvl", (h, w)))  # levels above black
-    gain = cv2.resize(np.exp2(params.gain.astype(np.float32)), (w, h), dst=buf("gain", (h, w)),
+    gain = np.exp2(params.gain.astype(np.float32))
+    gain = cv2.resize(gain if host else cv2.UMat(gain), (w, h), dst=buf("gain", (h, w)),
                       interpolation=cv2.INTER_LINEAR)
     y8 = cv2.multiply(y_lvl, gain, dtype=cv2.CV_8U)  # rounded and saturated at 255 in the same pass
     if hi - lo < 255:
         cv2.min(y8, hi - lo, dst=y8)
         cv2.add(y8, lo, dst=y8)
 
-    ch, cw = planes.cb.shape
-    shape = (ch, cw)
+    shape = plane_size(planes.cb)
     # Luma at chroma size, before and after, from the 8-bit planes: the float luma is never
     # materialised at full size, and half a level does not move the ratio.
     if shape == (h, w):
-        y_in8, y_out8 = np.clip(planes.y, lo, hi), y8
+        y_in8, y_out8 = cv2.max(planes.y, lo), y8  # a new array: the input planes are never modified
     else:
-        y_in8 = cv2.resize(planes.y, (cw, ch), interpolation=cv2.INTER_AREA)
-        y_out8 = cv2.resize(y8, (cw, ch), interpolation=cv2.INTER_AREA)
+        y_in8 = cv2.resize(planes.y, shape[::-1], interpolation=cv2.INTER_AREA)
+        y_out8 = cv2.resize(y8, shape[::-1], interpolation=cv2.INTER_AREA)
         cv2.max(y_in8, lo, dst=y_in8)
-        cv2.min(y_in8, hi, dst=y_in8)
-    y_in_c, y_out_c = buf("y_in_c", shape), buf("y_out_c", shape)
-    np.copyto(y_in_c, y_in8, casting="unsafe")
-    np.copyto(y_out_c, y_out8, casting="unsafe")  # code units: lo is folded into the offsets below
-    # ratio = clip((y_out + eps) / (y_in + eps)), both in levels above black (eps in levels too)
+    cv2.min(y_in8, hi, dst=y_in8)
+    # ratio = clip((y_out + eps) / (y_in + eps)), both in levels above black (eps in levels too);
+    # never negative, as y_out >= lo after the area average
     eps = RATIO_EPS * span
-    y_in_c += eps - lo
-    ratio = buf("ratio", shape)
-    np.add(y_out_c, eps - lo, out=ratio)
-    cv2.divide(ratio, y_in_c, dst=ratio)
-    cv2.min(ratio, MAX_RATIO, dst=ratio)  # never negative: y_out >= lo after the area average
+    den = _as_float(y_in8, buf("den", shape), eps - lo)
+    y_out_c = _as_float(y_out8, buf("y_out_c", shape))  # code units: lo is folded into the offsets below
+    ratio = _offset(y_out_c, eps - lo, buf("ratio", shape))
+    ratio = cv2.divide(ratio, den, dst=ratio if host else None)
+    ratio = cv2.min(ratio, MAX_RATIO, dst=ratio if host else None)
     scale = _chroma_scale(planes)
     c = [float(v) for v in params.color]
-    cb, cr = buf("cb", shape), buf("cr", shape)
-    np.copyto(cb, planes.cb, casting="unsafe")
-    np.copyto(cr, planes.cr, casting="unsafe")
+    cb, cr = _as_float(planes.cb, buf("cb", shape)), _as_float(planes.cr, buf("cr", shape))
     # chroma in code units: ratio * (M @ [cb - 128, cr - 128]) + scale * (c_y * y_out_norm + c_0) + 128
     k_y = scale / span
     half = 0.5 * scale
     c_lo, c_hi = round(128.0 - half), round(128.0 + half)  # 16..240 limited range, 0..256 full
     out = []
-    for (a, b, cy, c0), tmp in zip(((c[0], c[1], c[4], c[6]), (c[2], c[3], c[5], c[7])),
-                                   (buf("t0", shape), buf("t1", shape)), strict=True):
-        cv2.addWeighted(cb, a, cr, b, -128.0 * (a + b), dst=tmp)
-        cv2.multiply(tmp, ratio, dst=tmp)
+    for (a, b, cy, c0), role in zip(((c[0], c[1], c[4], c[6]), (c[2], c[3], c[5], c[7])), ("t0", "t1"), strict=True):
+        tmp = cv2.addWeighted(cb, a, cr, b, -128.0 * (a + b), dst=buf(role, shape))
+        tmp = cv2.multiply(tmp, ratio, dst=tmp if host else None)
         plane = cv2.addWeighted(y_out_c, cy * k_y, tmp, 1.0, c0 * scale + 128.0 - cy * k_y * lo, dtype=cv2.CV_8U)
         if c_lo > 0:  # limited range; full range's bounds are the 8-bit saturation itself
             cv2.max(plane, c_lo, dst=plane)
