@@ -199,17 +199,26 @@ def test_pipeline_refines_opencl_frames_before_downloading_them():
     from realtime.frames import FramePacket
     from realtime.pipeline import Pipeline
 
+    # The stages' OpenCL output may differ from NumPy's by their own tolerances, which a steep
+    # curve then amplifies; so the refined frame is compared with the host refiner applied to
+    # the OpenCL stages' own output (the same frames through a pipeline without the refiner).
     ident = RefinerParams.identity()
     brighter = RefinerParams(np.sqrt(ident.knots), ident.color, ident.gain)
     outputs = {}
-    for backend in (Backend.NUMPY, Backend.OPENCL):
-        pipeline = Pipeline(resolve_config("lowlight").build_stages(refined=True), backend=backend,
-                            refiner=LearnedRefiner(_Constant(brighter)))
+    for refiner in (None, LearnedRefiner(_Constant(brighter))):
+        pipeline = Pipeline(resolve_config("lowlight").build_stages(refined=True), backend=Backend.OPENCL,
+                            refiner=refiner)
         for i in range(3):
             packet = FramePacket(planes=Planes.from_bgr(_scene(seed=i), HD_COLOR, subsample=True), index=i)
             pipeline.process(packet)
-        assert isinstance(packet.planes.y, np.ndarray) and "refiner" in packet.timings
-        outputs[backend] = packet.planes
+        assert isinstance(packet.planes.y, np.ndarray) and ("refiner" in packet.timings) == (refiner is not None)
+        outputs[refiner is None] = packet.planes
+    expected = apply_params(outputs[True], brighter)
     for name in ("y", "cb", "cr"):
-        a, b = (getattr(outputs[k], name).astype(int) for k in (Backend.NUMPY, Backend.OPENCL))
-        assert np.abs(a - b).max() <= 2
+        diff = np.abs(getattr(outputs[False], name).astype(int) - getattr(expected, name))
+        # an OpenCL device rounds its area resizes and float division its own way, and the luma
+        # ratio is steepest on dark pixels: on an NVIDIA H200 luma matched exactly and chroma
+        # differed by up to 5 levels on 1% of the pixels (mean 0.09); a refiner that was skipped
+        # or miscoloured would be off everywhere
+        assert diff.max() <= 8 and diff.mean() < 0.2
+    assert outputs[False].y.mean() > outputs[True].y.mean() + 5  # the curve was applied
