@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames at the start of each run left out of the timings (default 10)")
     b.add_argument("--repeat", type=_positive_int, default=3, help="runs of each method (default 3)")
     b.add_argument("--no-baseline", action="store_true", help="skip the FFmpeg filter-chain baseline")
+    b.add_argument("--methods", default="decode,ffmpeg,classical,full",
+                   help="which to run (default all): decode, ffmpeg, classical, full (e.g. full alone for a long run)")
     b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     b.add_argument("--plot", metavar="FILE.png", help="also plot fps and per-stage time (needs matplotlib)")
     b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

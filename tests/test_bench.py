@@ -89,8 +89,19 @@ def test_bad_bench_arguments_are_one_line_errors(tmp_path, capsys):
     assert main(["bench", "--synthetic", "12x12"]) == 2
     assert main(["bench", str(tmp_path / "missing.mp4")]) == 3
     assert main(["bench", "--synthetic", "64x48", "--backend", "magic"]) == 2
+    assert main(["bench", "--synthetic", "64x48", "--methods", "full,magic"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("realtime: error:") for line in err)
+    assert len(err) == 5 and all(line.startswith("realtime: error:") for line in err)
+
+
+def test_methods_filter_and_memory_timeline(tmp_path):
+    report = _bench(tmp_path, "synthetic:64x48@20", "--frames", "30", "--warmup", "2", "--repeat", "1",
+                    "--backend", "numpy", "--methods", "full")
+    (res,) = report["results"]
+    (m,) = res["methods"]
+    assert m["method"] == "full" and report["settings"]["methods"] == ["full"]
+    timeline = m["rss_mb"]["timeline_last_run"]  # one sample a second over a 1.6 s run
+    assert len(timeline) >= 1 and all(t > 0 and mb > 0 for t, mb in timeline)
 
 
 def test_percentiles_and_resource_monitor():

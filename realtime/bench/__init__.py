@@ -79,7 +79,8 @@ class Method:
             if all(r.queue_high_water for r in self.runs) else [],
             "cpu_percent": statistics.median(r.cpu_percent for r in res),
             "rss_mb": {"start": res[0].rss_start_mb, "end": res[-1].rss_end_mb,
-                       "peak": max(r.rss_peak_mb for r in res)},
+                       "peak": max(r.rss_peak_mb for r in res),
+                       "timeline_last_run": [list(p) for p in res[-1].rss_timeline]},
         }
 
 
@@ -177,9 +178,11 @@ def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> 
     frames = args.frames or (DEFAULT_LIVE_FRAMES if item.live else None)
     methods: list[Method] = []
     skipped: list[dict[str, str]] = []
+    wanted = set(args.methods.split(","))
     if not item.live:
-        methods.append(Method("decode", None, "decode only (PyAV -> planes)"))
-        if not args.no_baseline:
+        if "decode" in wanted:
+            methods.append(Method("decode", None, "decode only (PyAV -> planes)"))
+        if not args.no_baseline and "ffmpeg" in wanted:
             methods.append(Method("ffmpeg", None, f"FFmpeg {BASELINE_CHAIN} (PyAV filter graph)"))
     else:
         skipped.append({"method": "decode, ffmpeg", "why": "a live source cannot be replayed for a baseline"})
@@ -189,8 +192,9 @@ def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> 
             print(f"bench: backend {name} skipped: {why}", file=sys.stderr)
             skipped.append({"method": f"classical, full [{name}]", "why": why or ""})
             continue
-        methods.append(Method("classical", value, f"realtime classical stages [{value}]"))
-        if args.refiner != "off":
+        if "classical" in wanted:
+            methods.append(Method("classical", value, f"realtime classical stages [{value}]"))
+        if args.refiner != "off" and "full" in wanted:
             methods.append(Method("full", value, f"realtime full pipeline [{value}]"))
     warmup = args.warmup
     n_frames = frames + warmup if frames is not None else None
@@ -223,16 +227,22 @@ def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> 
             "frames": frames, "methods": [m.summary(ffmpeg_fps) for m in methods], "skipped": skipped}
 
 
+METHODS = ("decode", "ffmpeg", "classical", "full")
+
+
 def run_bench(args: argparse.Namespace) -> int:
     from realtime.bench.report import print_report, write_json
 
+    unknown = set(args.methods.split(",")) - set(METHODS)
+    if unknown:
+        raise ConfigError(f"unknown method {sorted(unknown)[0]!r} for --methods; choose from {', '.join(METHODS)}")
     backends = _backends(args.backend)
     info = machine.describe()
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as tmp:
         inputs = _inputs(args, Path(tmp))
         results = [_bench_input(item, backends, args) for item in inputs]
     settings = {"repeat": args.repeat, "warmup_frames": args.warmup, "frames": args.frames, "preset": args.preset,
-                "backends": backends, "refiner": args.refiner}
+                "backends": backends, "refiner": args.refiner, "methods": args.methods.split(",")}
     report = {"machine": info, "settings": settings, "results": results}
     print_report(report)
     if args.json:

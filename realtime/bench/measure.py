@@ -22,6 +22,7 @@ from realtime.errors import SourceError
 from realtime.runner import Percentiles, RunReport
 
 BASELINE_CHAIN = "normalize,atadenoise,unsharp"
+MAX_TIMELINE = 7200  # two hours of one-second RSS samples
 _PAGE = resource.getpagesize()
 
 
@@ -40,6 +41,8 @@ class Resources:
     rss_start_mb: float
     rss_end_mb: float
     rss_peak_mb: float
+    #: (seconds since the start, MB) once a second: a leak is a slope, a warm-up is a step
+    rss_timeline: list[tuple[float, float]] = field(default_factory=list)
 
 
 class ResourceMonitor:
@@ -52,11 +55,18 @@ class ResourceMonitor:
         self.result: Resources | None = None
 
     def _sample(self) -> None:
+        next_mark = 1.0
         while not self._stop.wait(self.interval_s):
-            self._peak = max(self._peak, rss_mb())
+            now = rss_mb()
+            self._peak = max(self._peak, now)
+            elapsed = time.perf_counter() - self._wall0
+            if elapsed >= next_mark and len(self._timeline) < MAX_TIMELINE:
+                self._timeline.append((round(elapsed, 2), round(now, 1)))
+                next_mark += 1.0
 
     def __enter__(self) -> ResourceMonitor:
         self._start_rss = self._peak = rss_mb()
+        self._timeline: list[tuple[float, float]] = []
         self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
         self._thread = threading.Thread(target=self._sample, name="bench-monitor", daemon=True)
         self._thread.start()
@@ -68,7 +78,7 @@ class ResourceMonitor:
         self._thread.join()
         end = rss_mb()
         self.result = Resources(100.0 * cpu / wall if wall > 0 else 0.0, self._start_rss, end,
-                                max(self._peak, end))
+                                max(self._peak, end), self._timeline)
 
 
 @dataclass(slots=True)
