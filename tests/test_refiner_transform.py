@@ -77,14 +77,19 @@ class _Constant:
         return self.params
 
 
-def test_parameters_are_smoothed_within_a_shot_and_reset_at_cuts():
+def _smoothing_setup(analyse_every: int) -> tuple[RefinerParams, RefinerParams, _Constant, LearnedRefiner, Planes]:
+    """Identity and brighter answers, a constant analyser starting at identity, a refiner around
+    it (smoothing 0.75: the default is stronger, 0.75 keeps the numbers round) and a frame."""
     ident = RefinerParams.identity()
     bright = RefinerParams(np.clip(ident.knots * 2, 0, 1), ident.color, ident.gain)
     analyser = _Constant(ident)
-    # the default smoothing is stronger; 0.75 keeps the numbers round. Analysing every frame here;
-    # the next test covers analysing every other frame.
-    refiner = LearnedRefiner(analyser, smoothing=0.75, analyse_every=1)
-    frame = Planes.from_bgr(_scene())
+    refiner = LearnedRefiner(analyser, smoothing=0.75, analyse_every=analyse_every)
+    return ident, bright, analyser, refiner, Planes.from_bgr(_scene())
+
+
+def test_parameters_are_smoothed_within_a_shot_and_reset_at_cuts():
+    # analysing every frame here; the next test covers analysing every other frame
+    ident, bright, analyser, refiner, frame = _smoothing_setup(analyse_every=1)
     refiner.params_for(frame, frame)
     analyser.params = bright
     step = refiner.params_for(frame, frame)
@@ -103,11 +108,7 @@ def test_parameters_are_smoothed_within_a_shot_and_reset_at_cuts():
 
 
 def test_analysing_every_other_frame_keeps_the_time_constant_and_still_catches_cuts():
-    ident = RefinerParams.identity()
-    bright = RefinerParams(np.clip(ident.knots * 2, 0, 1), ident.color, ident.gain)
-    analyser = _Constant(ident)
-    refiner = LearnedRefiner(analyser, smoothing=0.75, analyse_every=2)
-    frame = Planes.from_bgr(_scene())
+    ident, bright, analyser, refiner, frame = _smoothing_setup(analyse_every=2)
     refiner.params_for(frame, frame)
     assert analyser.calls == 1  # the first frame of a shot is always analysed
     analyser.params = bright
