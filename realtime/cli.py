@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="undecodable frames tolerated before stopping (default 25)")
     io.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
     io.add_argument("--fps", type=_fps, default=Fraction(25), help="frame rate for image sequences (default 25)")
-    io.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
+    io.add_argument("--codec", default="libx264",
+                    help="video encoder (default libx264); auto: NVENC where it opens, else libx264; "
+                         "h264_nvenc insists on NVENC")
     io.add_argument("--crf", type=_crf, default=20, help="x264/x265 quality, lower is better (default 20)")
     io.add_argument("--encoder-preset",
                     help="x264 preset (default superfast for files, ultrafast for streams; veryfast: smaller files)")

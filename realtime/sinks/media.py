@@ -86,6 +86,26 @@ def container_format(target: str) -> str:
         ) from e
 
 
+#: Encoders that need hardware (and its driver) besides being compiled into FFmpeg: opened once
+#: on a throwaway context before anything is written, so a missing GPU is a clear error up front.
+HARDWARE_ENCODERS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "h264_vaapi", "h264_videotoolbox")
+#: ``--codec auto``: NVENC where it opens, else x264.
+AUTO_ENCODERS = ("h264_nvenc", "libx264")
+
+
+def encoder_unavailable(name: str, width: int, height: int, pix_fmt: str) -> str | None:
+    """None when the encoder opens on this machine; else FFmpeg's reason, in one line."""
+    try:
+        cc = av.CodecContext.create(name, "w")
+        cc.width, cc.height, cc.pix_fmt = width, height, pix_fmt
+        cc.time_base = Fraction(1, 30)
+        cc.framerate = Fraction(30)
+        cc.open()
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        return " ".join(str(getattr(e, "strerror", None) or e).split())
+    return None
+
+
 def resolve_codec(name: str) -> av.Codec:
     name = CODEC_ALIASES.get(name, name)
     try:
@@ -198,12 +218,12 @@ class MediaSink:
         self._info = info
         self._stream_out = is_stream_url(target)
         self._fmt = container_format(target)
-        self._codec = resolve_codec(self.options.codec)
+        self._report = SinkReport(target=target, state="nothing written")
+        self._codec = self._choose_codec(info)
         audio_in = list(info.audio_streams) if audio else []
         check_compatible(self._fmt, self._codec, audio_in, target)
         if not self._stream_out:
             check_output_path(target, overwrite=overwrite)
-        self._report = SinkReport(target=target, state="nothing written")
         self._pix_fmt, note = _pick_pix_fmt(self._codec, info)
         if note:
             self._report.notes.append(note)
@@ -227,6 +247,30 @@ class MediaSink:
         self._early_audio: deque[PassthroughPacket] = deque()
         self._started = False
         self._last_pts: int | None = None
+
+    def _choose_codec(self, info: SourceInfo) -> av.Codec:
+        """The encoder: ``auto`` tries NVENC then x264 and says which; a hardware encoder named
+        explicitly must open here, or the run stops before anything is written."""
+        name = CODEC_ALIASES.get(self.options.codec, self.options.codec)
+        if name == "auto":
+            reasons = []
+            for candidate in AUTO_ENCODERS:
+                codec = resolve_codec(candidate)
+                why = (encoder_unavailable(candidate, info.width, info.height, "yuv420p")
+                       if candidate in HARDWARE_ENCODERS else None)
+                if why is None:
+                    skipped = f" ({'; '.join(reasons)})" if reasons else ""
+                    self._report.notes.append(f"encoder: {candidate} chosen by --codec auto{skipped}")
+                    return codec
+                reasons.append(f"{candidate} unavailable: {why}")
+            raise SinkError(f"no encoder for --codec auto: {'; '.join(reasons)}")
+        codec = resolve_codec(name)
+        if codec.name in HARDWARE_ENCODERS:
+            why = encoder_unavailable(codec.name, info.width, info.height, "yuv420p")
+            if why is not None:
+                raise SinkError(f"encoder {codec.name} cannot be opened on this machine ({why}): it needs its GPU "
+                                "and driver (NVENC: an NVIDIA GPU with a video encoder); use --codec libx264 or auto")
+        return codec
 
     def _add_video(self, info: SourceInfo) -> av.VideoStream:
         rate = info.fps or Fraction(25)
