@@ -50,8 +50,16 @@ def _write_plane(plane, data: np.ndarray) -> None:
 
 
 def frame_to_planes(frame: av.VideoFrame, color: ColorInfo | None = None) -> Planes | None:
-    """Planes of an 8-bit planar Y'CbCr frame, or None for any other pixel format."""
-    if frame.format.name not in PLANAR_YUV:
+    """Planes of an 8-bit planar Y'CbCr frame (or NV12, what NVDEC gives), or None for any other format."""
+    name = frame.format.name
+    if name == "nv12":
+        # NV12 is 4:2:0 with Cb and Cr interleaved in one plane: de-interleaving is a copy
+        y, uv = _read_plane(frame.planes[0]), frame.planes[1]
+        pairs = np.frombuffer(uv, dtype=np.uint8).reshape(uv.height, uv.line_size)[:, : uv.width * 2]
+        pairs = pairs.reshape(uv.height, uv.width, 2)
+        return Planes(y, np.ascontiguousarray(pairs[..., 0]), np.ascontiguousarray(pairs[..., 1]),
+                      color or color_of(frame))
+    if name not in PLANAR_YUV:
         return None
     y, cb, cr = (_read_plane(p) for p in frame.planes[:3])
     return Planes(y, cb, cr, color or color_of(frame))

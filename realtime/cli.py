@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="undecodable frames tolerated before stopping (default 25)")
     io.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
     io.add_argument("--fps", type=_fps, default=Fraction(25), help="frame rate for image sequences (default 25)")
+    io.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"),
+                    help="video decoder for files and streams: software (default), nvdec (NVIDIA's hardware "
+                         "decoder, insisted on) or auto (NVDEC where it opens, else software, and says which)")
     io.add_argument("--codec", default="libx264",
                     help="video encoder (default libx264); auto: NVENC where it opens, else libx264; "
                          "h264_nvenc insists on NVENC")
@@ -116,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=_non_negative_int, default=10, metavar="N",
                    help="frames at the start of each run left out of the timings (default 10)")
     b.add_argument("--repeat", type=_positive_int, default=3, help="runs of each method (default 3)")
+    b.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"),
+                   help="video decoder of our pipeline's runs (default software; see enhance --help)")
     b.add_argument("--no-baseline", action="store_true", help="skip the FFmpeg filter-chain baseline")
     b.add_argument("--methods", default="decode,ffmpeg,classical,full",
                    help="which to run (default all): decode, ffmpeg, classical, full (e.g. full alone for a long run)")
@@ -187,8 +192,11 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     source = open_source(
         args.input,
         SourceOptions(max_bad_frames=args.max_bad_frames, audio=not args.no_audio, fps=args.fps,
-                      frames=args.frames),
+                      frames=args.frames, decoder=args.decoder),
     )
+    decoder_note = getattr(source, "decoder_note", None)
+    if decoder_note and args.decoder != "software":
+        notes.append(decoder_note)
     try:
         sinks = []
         if args.output:

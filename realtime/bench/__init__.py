@@ -242,7 +242,8 @@ def run_bench(args: argparse.Namespace) -> int:
         inputs = _inputs(args, Path(tmp))
         results = [_bench_input(item, backends, args) for item in inputs]
     settings = {"repeat": args.repeat, "warmup_frames": args.warmup, "frames": args.frames, "preset": args.preset,
-                "backends": backends, "refiner": args.refiner, "methods": args.methods.split(",")}
+                "backends": backends, "refiner": args.refiner, "methods": args.methods.split(","),
+                "decoder": args.decoder}
     report = {"machine": info, "settings": settings, "results": results}
     print_report(report)
     if args.json:

@@ -199,9 +199,9 @@ def pipeline_run(source_spec: str, live: bool, frames: int | None, warmup: int, 
     pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=resolve_backend(backend),
                         refiner=refiner)
     if live:
-        source = open_source(source_spec, SourceOptions(audio=False, frames=frames))
+        source = open_source(source_spec, SourceOptions(audio=False, frames=frames, decoder=args.decoder))
     else:
-        source = MediaSource(source_spec, live=False, audio=False)
+        source = MediaSource(source_spec, live=False, audio=False, decoder=args.decoder)
     runner = Runner(source, pipeline, [NullSink()], max_frames=frames, warmup_frames=warmup)
     with ResourceMonitor() as mon:
         report: RunReport = runner.run()

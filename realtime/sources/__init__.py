@@ -34,6 +34,7 @@ class SourceOptions:
     frames: int | None = None  # synthetic source length; None is endless
     width: int | None = None  # camera capture size request
     height: int | None = None
+    decoder: str = "software"  # files and streams: software, nvdec or auto
 
 
 def open_source(spec: str, options: SourceOptions | None = None) -> Source:
@@ -55,7 +56,8 @@ def open_source(spec: str, options: SourceOptions | None = None) -> Source:
             raise ConfigError(f"synthetic source size must be at least 16x16, got {width}x{height}")
         return PacedSyntheticSource(width=width, height=height, fps=fps, frames=opts.frames)
     if "://" in spec:
-        return MediaSource(spec, live=True, audio=opts.audio, max_bad_frames=opts.max_bad_frames)
+        return MediaSource(spec, live=True, audio=opts.audio, max_bad_frames=opts.max_bad_frames,
+                           decoder=opts.decoder)
     if os.path.isdir(spec) or (glob.has_magic(spec) and not os.path.exists(spec)):
         return ImageSource(spec, fps=opts.fps, max_bad_frames=opts.max_bad_frames)
     if not os.path.exists(spec):
@@ -64,4 +66,5 @@ def open_source(spec: str, options: SourceOptions | None = None) -> Source:
         raise SourceError(f"input is empty (0 bytes): {spec}")
     if is_image_path(spec):
         return ImageSource(spec, fps=opts.fps, max_bad_frames=opts.max_bad_frames)
-    return MediaSource(spec, live=False, audio=opts.audio, max_bad_frames=opts.max_bad_frames)
+    return MediaSource(spec, live=False, audio=opts.audio, max_bad_frames=opts.max_bad_frames,
+                       decoder=opts.decoder)

@@ -46,6 +46,28 @@ def _open_container(target: str, *, live: bool, options: dict[str, str] | None, 
         raise SourceError(f"cannot open {target}: {e.strerror or e}") from e
 
 
+#: NVDEC decoders in FFmpeg, by the stream's codec
+NVDEC = {"h264": "h264_cuvid", "hevc": "hevc_cuvid", "av1": "av1_cuvid", "vp9": "vp9_cuvid",
+         "mpeg2video": "mpeg2_cuvid", "mpeg4": "mpeg4_cuvid", "vc1": "vc1_cuvid", "mjpeg": "mjpeg_cuvid"}
+DECODERS = ("software", "nvdec", "auto")
+
+
+def _nvdec_context(stream: av.VideoStream) -> tuple[av.CodecContext | None, str]:
+    """An opened NVDEC decoder for ``stream``, or (None, why not)."""
+    name = NVDEC.get(stream.codec_context.name)
+    if name is None:
+        return None, f"NVDEC has no decoder for {stream.codec_context.name}"
+    if name not in av.codecs_available:
+        return None, f"this PyAV build has no {name}"
+    try:
+        ctx = av.CodecContext.create(name, "r")
+        ctx.extradata = stream.codec_context.extradata
+        ctx.open()
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        return None, f"{name} does not open: {' '.join(str(getattr(e, 'strerror', None) or e).split())}"
+    return ctx, name
+
+
 class MediaSource:
     """A PyAV-demuxed source: file (lossless, exact timestamps), URL or v4l2 device (live)."""
 
@@ -57,6 +79,7 @@ class MediaSource:
         max_bad_frames: int = 25,
         audio: bool = True,
         fmt: str | None = None,
+        decoder: str = "software",
         options: dict[str, str] | None = None,
         kind: str | None = None,
     ) -> None:
@@ -76,6 +99,22 @@ class MediaSource:
         video.thread_type = "SLICE" if live else "AUTO"
         self._video = video
         self._audio = list(self._container.streams.audio) if audio else []
+        # NVDEC: named explicitly it must work (or the run stops here, before anything is written);
+        # under "auto" it is used where it opens and software decoding otherwise. Which one ran
+        # is in ``decoder_note``.
+        self._hw = None
+        self.decoder_note = f"decoder: {video.codec_context.name} (software)"
+        if decoder not in DECODERS:
+            self._container.close()
+            raise SourceError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+        if decoder != "software":
+            self._hw, why = _nvdec_context(video)
+            if self._hw is None and decoder == "nvdec":
+                self._container.close()
+                raise SourceError(f"--decoder nvdec: {why} (NVDEC needs an NVIDIA GPU and its driver); "
+                                  "use --decoder software or auto")
+            self.decoder_note = (f"decoder: {why} (NVDEC)" if self._hw is not None
+                                 else f"decoder: {video.codec_context.name} (software; {why})")
         cc = video.codec_context
         if not cc.width or not cc.height:
             self._container.close()
@@ -128,7 +167,7 @@ class MediaSource:
 
     def _decode(self, packet: av.Packet) -> Iterator[FramePacket]:
         try:
-            frames = packet.decode()
+            frames = self._hw.decode(packet) if self._hw is not None else packet.decode()
         except av.error.FFmpegError as e:
             self.stats.count_bad(e, self.max_bad_frames, f"undecodable frames in {self.info.name}")
             return
