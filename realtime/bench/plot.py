@@ -43,7 +43,8 @@ def write_plot(report: dict, path: str) -> None:
         lefts = [a + v for a, v in zip(lefts, values, strict=True)]
     ax_stage.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
     ax_stage.invert_yaxis()
-    ax_stage.margins(x=0.05)
+    if lefts and max(lefts) > 0:
+        ax_stage.set_xlim(0, max(lefts) * 1.08)  # stacked bars' totals, with room to read the longest
     ax_stage.set_xlabel("ms per frame (median, wall time on the stage's thread)")
     ax_stage.set_title("per-stage time")
     if stage_names:
