@@ -223,3 +223,30 @@ def test_pipeline_refines_opencl_frames_before_downloading_them():
         # or miscoloured would be off everywhere
         assert diff.max() <= 8 and diff.mean() < 0.2
     assert outputs[False].y.mean() > outputs[True].y.mean() + 5  # the curve was applied
+
+
+def test_the_refiner_has_its_own_slot_so_a_thread_can_run_it_alone():
+    from realtime.config import resolve_config
+    from realtime.frames import FramePacket
+    from realtime.pipeline import Pipeline
+
+    ident = RefinerParams.identity()
+    brighter = RefinerParams(np.sqrt(ident.knots), ident.color, ident.gain)
+
+    def pipeline() -> Pipeline:
+        return Pipeline(resolve_config("lowlight").build_stages(refined=True),
+                        refiner=LearnedRefiner(_Constant(brighter)))
+
+    whole, split = pipeline(), pipeline()
+    segments = split.split(2)
+    # contrast, denoise, sharpen on one thread and the refiner (the costliest step) on the other
+    assert segments == [range(0, 3), range(3, 4)] and split.slots == 4
+    for i in range(3):
+        frame = Planes.from_bgr(_scene(seed=i), HD_COLOR, subsample=True)
+        a = whole.process(FramePacket(planes=frame, index=i))
+        b = FramePacket(planes=frame, index=i)
+        for segment in segments:
+            split.process(b, segment)
+        assert "refiner" in b.timings and b.original is None
+        for name in ("y", "cb", "cr"):
+            np.testing.assert_array_equal(getattr(a.planes, name), getattr(b.planes, name))
