@@ -94,7 +94,10 @@ class Pipeline:
         if parts == 1:
             return [range(n)]
         costs = [STAGE_COST.get(s.name, 1.0) for s in self.stages]
-        if self.refiner is not None:
+        if self.refiner is not None and self.backend is Backend.OPENCL:
+            # refined on the device before the frame's one download: on the last stage's thread
+            costs[-1] += REFINER_COST
+        elif self.refiner is not None:
             costs.append(REFINER_COST)
         total = sum(costs)
         bounds, acc, k = [0], 0.0, 1

@@ -241,6 +241,12 @@ def test_the_refiner_has_its_own_slot_so_a_thread_can_run_it_alone():
     segments = split.split(2)
     # contrast, denoise, sharpen on one thread and the refiner (the costliest step) on the other
     assert segments == [range(0, 3), range(3, 4)] and split.slots == 4
+    # on OpenCL the refiner stays with the last stage, to refine on the device before the download
+    from realtime.backends import Backend
+
+    on_device = Pipeline(resolve_config("lowlight").build_stages(refined=True), backend=Backend.OPENCL,
+                         refiner=LearnedRefiner(_Constant(brighter)))
+    assert all((2 in seg) == (3 in seg) for seg in on_device.split(2))
     for i in range(3):
         frame = Planes.from_bgr(_scene(seed=i), HD_COLOR, subsample=True)
         a = whole.process(FramePacket(planes=frame, index=i))
