@@ -66,12 +66,12 @@ def _codecs() -> None:
     have = av.codecs_available
     _line("encoders", ", ".join(f"{c}{'' if c in have else ' (no)'}" for c in ENCODERS))
     _line("decoders", ", ".join(f"{c}{'' if c in have else ' (no)'}" for c in DECODERS))
-    from realtime.sinks.media import HARDWARE_ENCODERS, encoder_unavailable
+    from realtime.sinks.media import AUTO_ENCODERS, HARDWARE_ENCODERS, encoder_unavailable
 
     # compiled in is not the same as usable: a hardware encoder also needs its device and driver
     for name in (c for c in ENCODERS if c in have and c in HARDWARE_ENCODERS):
         why = encoder_unavailable(name, 640, 360, "yuv420p")
-        _line(f"  {name}", "opens here (--codec auto picks it)" if why is None and name == "h264_nvenc"
+        _line(f"  {name}", "opens here (--codec auto picks it)" if why is None and name in AUTO_ENCODERS
               else "opens here" if why is None else f"compiled in, does not open here: {why}")
     filters = {"normalize", "atadenoise", "unsharp"} <= set(av.filter.filters_available)
     _line("bench baseline", "normalize,atadenoise,unsharp available" if filters else "FFmpeg filters missing")

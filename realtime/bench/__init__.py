@@ -34,10 +34,10 @@ from pathlib import Path
 from realtime.bench import machine
 from realtime.bench.measure import BASELINE_CHAIN, Run, decode_only, ffmpeg_chain, open_video, pipeline_run
 from realtime.errors import BackendError, ConfigError, SourceError
+from realtime.sources import is_live_spec
 
 __all__ = ["run_bench"]
 
-_LIVE = re.compile(r"^(\d+|/dev/video\d+|synthetic(:.*)?|[a-z][a-z0-9+.-]*://.*)$")
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 DEFAULT_SYNTHETIC_FRAMES = 120
 DEFAULT_LIVE_FRAMES = 300
@@ -147,7 +147,7 @@ def _usable_backend(name: str) -> tuple[str | None, str | None]:
 def _inputs(args: argparse.Namespace, tmp: Path) -> list[Input]:
     inputs: list[Input] = []
     if args.input:
-        if _LIVE.match(args.input):
+        if is_live_spec(args.input):
             inputs.append(Input(args.input, args.input, live=True))
         else:
             if not Path(args.input).is_file():
@@ -205,7 +205,7 @@ def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> 
             elif m.name == "ffmpeg":
                 m.runs.append(ffmpeg_chain(item.spec, n_frames, warmup))
             else:
-                run, m.pipeline, m.refiner = pipeline_run(item.spec, item.live, n_frames, warmup, m.backend or "auto",
+                run, m.pipeline, m.refiner = pipeline_run(item.spec, n_frames, warmup, m.backend or "auto",
                                                           m.name == "full", args)
                 m.runs.append(run)
         line = ", ".join(f"{m.name}{f' [{m.backend}]' if m.backend else ''} {m.runs[-1].fps:.1f}" for m in methods)

@@ -182,7 +182,7 @@ def ffmpeg_chain(path: str, frames: int | None, warmup: int, chain: str = BASELI
     return Run(clock.count, clock.fps(), mon.result)
 
 
-def pipeline_run(source_spec: str, live: bool, frames: int | None, warmup: int, backend: str, refined: bool,
+def pipeline_run(source_spec: str, frames: int | None, warmup: int, backend: str, refined: bool,
                  args: argparse.Namespace) -> tuple[Run, str, str | None]:
     """Our threaded runner into a null sink: (run, pipeline description, refiner name)."""
     from realtime.backends import resolve_backend
@@ -192,16 +192,12 @@ def pipeline_run(source_spec: str, live: bool, frames: int | None, warmup: int, 
     from realtime.runner import Runner
     from realtime.sinks.null import NullSink
     from realtime.sources import SourceOptions, open_source
-    from realtime.sources.media import MediaSource
 
     config = resolve_config(args.preset, args.config, args.stages)
     refiner = choose_refiner(config, args) if refined else None
     pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=resolve_backend(backend),
                         refiner=refiner)
-    if live:
-        source = open_source(source_spec, SourceOptions(audio=False, frames=frames, decoder=args.decoder))
-    else:
-        source = MediaSource(source_spec, live=False, audio=False, decoder=args.decoder)
+    source = open_source(source_spec, SourceOptions(audio=False, frames=frames, decoder=args.decoder))
     runner = Runner(source, pipeline, [NullSink()], max_frames=frames, warmup_frames=warmup)
     with ResourceMonitor() as mon:
         report: RunReport = runner.run()

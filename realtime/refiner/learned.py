@@ -21,7 +21,7 @@ import numpy as np
 
 from realtime.planes import Planes
 from realtime.refiner.base import Analyser
-from realtime.refiner.transform import RefinerParams, Scratch, apply_params, thumbnail
+from realtime.refiner.transform import RefinerParams, Scratch, apply_params, stack_thumbnails, thumbnail
 
 #: Share of the previous frame's parameters kept at each frame (about 10 frames' memory, a third of
 #: a second at 30 fps: slow enough that a steady shot never pumps, fast enough to follow a light
@@ -65,8 +65,7 @@ class LearnedRefiner:
         self._blocks = blocks
         self._since += 1
         if cut or self._params is None or self._since >= self.analyse_every:
-            thumb = np.concatenate([thumbnail(planes), original_thumb], axis=-1)[None]
-            params = self.analyser(thumb)
+            params = self.analyser(stack_thumbnails(thumbnail(planes), original_thumb))
             if not cut and self._params is not None:
                 params = params.blend(self._params, self.smoothing ** self._since)
             self._params, self._since = params, 0

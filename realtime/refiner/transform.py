@@ -83,7 +83,12 @@ def thumbnail(planes: Planes) -> np.ndarray:
 
 def analyser_input(stages: Planes, original: Planes) -> np.ndarray:
     """(1, THUMB, THUMB, 6) float32: the classical stages' output, then the original frame."""
-    return np.concatenate([thumbnail(stages), thumbnail(original)], axis=-1)[None]
+    return stack_thumbnails(thumbnail(stages), thumbnail(original))
+
+
+def stack_thumbnails(stages_thumb: np.ndarray, original_thumb: np.ndarray) -> np.ndarray:
+    """The analyser's input from two :func:`thumbnail` results (the refiner reuses the original's)."""
+    return np.concatenate([stages_thumb, original_thumb], axis=-1)[None]
 
 
 def _chroma_scale(planes: Planes) -> float:

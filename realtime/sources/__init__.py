@@ -37,6 +37,12 @@ class SourceOptions:
     decoder: str = "software"  # files and streams: software, nvdec or auto
 
 
+def is_live_spec(spec: str) -> bool:
+    """True for the INPUTs :func:`open_source` opens as live sources: cameras, the paced
+    synthetic scene and URLs."""
+    return bool(spec.isdigit() or re.fullmatch(r"/dev/video\d+", spec) or _SYNTHETIC.match(spec) or "://" in spec)
+
+
 def open_source(spec: str, options: SourceOptions | None = None) -> Source:
     """Open INPUT as the right kind of source, or raise ``SourceError`` with one clear line."""
     from realtime.sources.images import ImageSource, is_image_path
