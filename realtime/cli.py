@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from realtime import __version__
 from realtime.errors import ConfigError, RealtimeError
+from realtime.memory import keep_freed_memory
 
 EXIT_INTERRUPTED = 130
 
@@ -310,6 +311,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # frame-sized temporaries stay mapped between frames (realtime/memory.py)
     debug = getattr(args, "debug", False) or os.environ.get("REALTIME_DEBUG") == "1"
     try:
         return args.func(args)

@@ -44,6 +44,10 @@ def _versions() -> None:
                        if k in ("libavcodec", "libavformat", "libavfilter"))
     _line("pyav", f"{av.__version__} ({ffmpeg})")
     _line("onnxruntime", _version("onnxruntime"))
+    from realtime.memory import keep_freed_memory
+
+    why = keep_freed_memory()
+    _line("malloc", "glibc, freed frame memory kept between frames" if why is None else why)
 
 
 def _backends() -> None:
