@@ -10,7 +10,7 @@ from realtime.errors import ModelError
 from realtime.planes import BGR_NATIVE, HD_COLOR, Planes
 from realtime.refiner import load_refiner
 from realtime.refiner.learned import LearnedRefiner
-from realtime.refiner.transform import THUMB, RefinerParams, analyser_input, apply_params, thumbnail
+from realtime.refiner.transform import THUMB, RefinerParams, Scratch, analyser_input, apply_params, thumbnail
 
 
 def _scene(h: int = 90, w: int = 160, seed: int = 0) -> np.ndarray:
@@ -61,6 +61,23 @@ def test_curve_gain_and_chroma_do_what_they_say():
     shift[6] = 0.1  # constant Cb shift: bluer
     out = apply_params(planes, RefinerParams(p.knots, shift, p.gain))
     assert abs(out.cb.astype(int).mean() - planes.cb.astype(int).mean() - 25.5) < 1.5
+
+
+def test_scratch_reuses_what_the_params_give_and_follows_new_params():
+    """The table and full-size gain kept in a Scratch are those of the params passed in, never stale."""
+    planes = Planes.from_bgr(_scene(), HD_COLOR, subsample=True)
+    p = RefinerParams.identity()
+    gain = p.gain.copy()
+    gain[:, :8] = 0.8
+    a = RefinerParams(np.clip(p.knots * 1.3, 0, 1), p.color, gain)
+    b = RefinerParams(p.knots, p.color, -gain)
+    scratch = Scratch()
+    sequence = [a, a, b, b, a]  # the same objects coming back, as between a refiner's analyses
+    for params in sequence:
+        kept, fresh = apply_params(planes, params, scratch), apply_params(planes, params)
+        for name in ("y", "cb", "cr"):
+            assert np.array_equal(getattr(kept, name), getattr(fresh, name)), name
+    assert not np.array_equal(apply_params(planes, a, scratch).y, apply_params(planes, b, scratch).y)
 
 
 class _Constant:
