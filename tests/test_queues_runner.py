@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -13,7 +14,7 @@ from realtime.errors import SourceError
 from realtime.frames import END_OF_STREAM, FramePacket
 from realtime.pipeline import Pipeline
 from realtime.queues import DropPolicy, FrameQueue, QueueClosed
-from realtime.runner import InternalError, Runner
+from realtime.runner import GIL_SWITCH_INTERVAL_S, InternalError, Runner
 from realtime.sinks.media import MediaSink
 from realtime.sinks.null import NullSink
 from realtime.sources.base import SourceInfo, SourceStats
@@ -130,6 +131,20 @@ def test_file_source_slow_sink_never_drops():
     report = Runner(source, Pipeline([]), [sink]).run()
     assert report.dropped == 0
     assert sink.indices == list(range(40))
+
+
+def test_run_shortens_the_gil_switch_interval_and_restores_it():
+    seen: list[float] = []
+
+    class IntervalSink(NullSink):
+        def write(self, packet):
+            seen.append(sys.getswitchinterval())
+            super().write(packet)
+
+    before = sys.getswitchinterval()
+    Runner(ListSource(5, live=False), Pipeline([]), [IntervalSink()]).run()
+    assert seen == [min(before, GIL_SWITCH_INTERVAL_S)] * 5
+    assert sys.getswitchinterval() == before
 
 
 def test_source_error_reaches_main_thread_with_sink_closed():
