@@ -14,7 +14,7 @@ from realtime.errors import SourceError
 from realtime.frames import END_OF_STREAM, FramePacket
 from realtime.pipeline import Pipeline
 from realtime.queues import DropPolicy, FrameQueue, QueueClosed
-from realtime.runner import GIL_SWITCH_INTERVAL_S, InternalError, Runner
+from realtime.runner import GIL_SWITCH_INTERVAL_S, InternalError, Runner, SampleWindow
 from realtime.sinks.media import MediaSink
 from realtime.sinks.null import NullSink
 from realtime.sources.base import SourceInfo, SourceStats
@@ -145,6 +145,24 @@ def test_run_shortens_the_gil_switch_interval_and_restores_it():
     Runner(ListSource(5, live=False), Pipeline([]), [IntervalSink()]).run()
     assert seen == [min(before, GIL_SWITCH_INTERVAL_S)] * 5
     assert sys.getswitchinterval() == before
+
+
+def test_sample_window_keeps_the_last_samples_in_fixed_memory():
+    window = SampleWindow(5)
+    assert len(window) == 0 and window.values().size == 0
+    buffer = window.values().base
+    for value in range(1, 8):
+        window.append(float(value))
+    assert len(window) == 5
+    assert sorted(window.values().tolist()) == [3.0, 4.0, 5.0, 6.0, 7.0]
+    assert window.values().base is buffer  # the same array from the first sample to the last
+
+
+def test_report_percentiles_come_from_the_timing_windows():
+    report = Runner(ListSource(30, live=False), Pipeline([]), [NullSink()]).run()
+    assert report.latency is not None and report.latency_ms is not None
+    assert 0.0 <= report.latency.median <= report.latency.p95 <= report.latency.p99
+    assert report.latency.median == report.latency_ms
 
 
 def test_source_error_reaches_main_thread_with_sink_closed():
