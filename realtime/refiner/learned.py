@@ -7,11 +7,14 @@ exponential moving average, reset at scene cuts (a large change in the original'
 means), so a cut is corrected at once while a steady shot never pumps.
 
 Because the answer is smoothed over about ten frames anyway, the network need not run on every
-frame: by default it runs on every second one (and at once on a scene cut, which is checked on
+frame: by default it runs on every third one (and at once on a scene cut, which is checked on
 every frame), and the frames in between reuse the smoothed parameters. The smoothing is scaled to
-the frames elapsed, so its time constant in frames does not change. That halves the analysis's
-share of the refiner's cost (thumbnail of the stages' output plus the network) at no visible cost:
-between two analyses the smoothed parameters would have moved by a tenth of the way at most.
+the frames elapsed, so its time constant in frames does not change. That cuts the analysis's share
+of the refiner's cost (thumbnail of the stages' output plus the network) to a third at no visible
+cost: between two analyses the smoothed parameters would have moved by a fifth of the way at most.
+Measured on ``bikes.mp4`` degraded as a dark camera (``tools/evaluate.py --video``): static-shot
+flicker 0.118 levels a frame analysing every second frame, 0.122 every third (classical stages
+alone: 0.098); the full 720p pipeline on 2 cores used 2% less CPU a frame.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ DEFAULT_SMOOTHING = 0.9
 #: a new shot. Block means, not thumbnail pixels, so that noise and small motion never count.
 DEFAULT_SCENE_CUT = 0.05
 #: Run the analyser on every Nth frame of a shot (and on the first frame of every shot).
-DEFAULT_ANALYSE_EVERY = 2
+DEFAULT_ANALYSE_EVERY = 3
 _BLOCKS = 16
 
 

@@ -109,8 +109,8 @@ class Scratch:
     A 4K frame needs several 33 MB float planes; allocating them anew every frame costs more in
     page faults than the arithmetic itself, so a refiner keeps one ``Scratch`` and passes it in.
     The tone curve's table and the full-size gain depend on the params alone, and a refiner that
-    analyses every second frame passes the same params object twice in a row: the second frame
-    reuses them (at 720p the gain's upsampling is a tenth of the apply).
+    analyses every third frame passes the same params object three times in a row: the later frames
+    reuse them (at 720p the gain's upsampling is a tenth of the apply).
     """
 
     def __init__(self) -> None:
