@@ -397,6 +397,8 @@ class Runner:
 
     def report(self, elapsed_s: float) -> RunReport:
         stats = self.source.stats
+        stage_stats = {k: Percentiles.of(v.values().tolist()) for k, v in self._samples.items() if len(v)}
+        latency = Percentiles.of(self._latency.values().tolist()) if len(self._latency) else None
         return RunReport(
             frames_read=stats.frames,
             frames_written=self.stats.frames_written,
@@ -405,12 +407,12 @@ class Runner:
             concealed_frames=stats.concealed_frames,
             elapsed_s=elapsed_s,
             interrupted=self._interrupted,
-            stage_ms={k: float(np.median(v.values())) for k, v in self._samples.items() if len(v)},
-            latency_ms=float(np.median(self._latency.values())) if len(self._latency) else None,
+            stage_ms={k: p.median for k, p in stage_stats.items()},
+            latency_ms=latency.median if latency else None,
             sinks=self._sink_reports,
             queue_high_water=tuple(q.high_water for q in self.queues),
-            stage_stats={k: Percentiles.of(v.values().tolist()) for k, v in self._samples.items() if len(v)},
-            latency=Percentiles.of(self._latency.values().tolist()) if len(self._latency) else None,
+            stage_stats=stage_stats,
+            latency=latency,
             steady_fps=self._steady_fps(elapsed_s),
         )
 
