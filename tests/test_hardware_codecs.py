@@ -15,13 +15,20 @@ from tests.media import read_video
 NVENC_WHY = encoder_unavailable("h264_nvenc", 320, 240, "yuv420p")
 
 
+def _refused(clip, tmp_path, capsys, flags: list[str], exit_code: int) -> str:
+    """Run ``enhance`` with hardware ``flags`` that cannot work here: the one error line, no output file."""
+    out = tmp_path / "out.mp4"
+    assert main(["enhance", str(clip.path), "-o", str(out), *flags, "--quiet"]) == exit_code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert not out.exists()
+    return err[0]
+
+
 @pytest.mark.skipif(NVENC_WHY is None, reason="NVENC opens on this machine: nothing to refuse")
 def test_nvenc_named_explicitly_without_the_hardware_is_a_clear_error_and_no_file(clip, tmp_path, capsys):
-    out = tmp_path / "out.mp4"
-    assert main(["enhance", str(clip.path), "-o", str(out), "--codec", "h264_nvenc", "--quiet"]) == 4
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "h264_nvenc cannot be opened on this machine" in err[0] and "--codec libx264" in err[0]
-    assert not out.exists()
+    line = _refused(clip, tmp_path, capsys, ["--codec", "h264_nvenc"], 4)
+    assert "h264_nvenc cannot be opened on this machine" in line and "--codec libx264" in line
 
 
 def test_codec_auto_picks_an_encoder_that_works_and_reports_it(clip, tmp_path, capsys):
@@ -42,11 +49,8 @@ def test_nvdec_named_explicitly_without_the_hardware_is_a_clear_error(clip, tmp_
     source.close()
     if nvdec_works:
         pytest.skip("NVDEC opens on this machine: nothing to refuse")
-    out = tmp_path / "out.mp4"
-    assert main(["enhance", str(clip.path), "-o", str(out), "--decoder", "nvdec", "--quiet"]) == 3
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--decoder nvdec: h264_cuvid" in err[0] and "--decoder software" in err[0]
-    assert not out.exists()
+    line = _refused(clip, tmp_path, capsys, ["--decoder", "nvdec"], 3)
+    assert "--decoder nvdec: h264_cuvid" in line and "--decoder software" in line
 
 
 def test_decoder_auto_decodes_every_frame_and_reports_the_choice(clip, tmp_path, capsys):
