@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, Interpolation
 
-from realtime.planes import Planes, is_full_range, matrix_space
-from realtime.sources.base import ColorInfo
+from realtime.planes import ColorInfo, MatrixCoefficients, Planes, is_full_range, matrix_space
 
-_RANGE_MPEG, _RANGE_JPEG = 1, 2
 _ACCURATE = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
 #: pixel format -> (chroma subsampled horizontally, vertically)
 PLANAR_YUV = {
@@ -27,11 +25,8 @@ PLANAR_YUV = {
 
 def color_of(frame: av.VideoFrame) -> ColorInfo:
     """The colour tags of a decoded frame, with full range implied by the old yuvj formats."""
-    rng = int(frame.color_range)
-    if frame.format.name.startswith("yuvj"):
-        rng = _RANGE_JPEG
-    return ColorInfo(range=rng, space=int(frame.colorspace), primaries=int(frame.color_primaries),
-                     trc=int(frame.color_trc))
+    rng = ColorRange.JPEG if frame.format.name.startswith("yuvj") else frame.color_range
+    return ColorInfo.of(rng, frame.colorspace, frame.color_primaries, frame.color_trc)
 
 
 def _read_plane(plane) -> np.ndarray:
@@ -73,7 +68,7 @@ def frame_to_bgr(frame: av.VideoFrame, color: ColorInfo | None = None) -> np.nda
     planes = frame_to_planes(frame, color)
     if planes is not None:
         return planes.to_bgr()
-    return frame.to_ndarray(format="bgr24", src_colorspace=matrix_space(color),
+    return frame.to_ndarray(format="bgr24", src_colorspace=_swscale_space(color),
                             src_color_range=_av_range(color), interpolation=_ACCURATE)
 
 
@@ -106,21 +101,32 @@ def bgr_to_frame(img: np.ndarray, pix_fmt: str, color: ColorInfo) -> av.VideoFra
         # planes made to fit, so planes_to_frame writes them as they are
         return planes_to_frame(Planes.from_bgr(img, color, subsample=PLANAR_YUV[pix_fmt][0]), pix_fmt, color)
     frame = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(
-        format=pix_fmt, dst_colorspace=matrix_space(color), dst_color_range=_av_range(color),
+        format=pix_fmt, dst_colorspace=_swscale_space(color), dst_color_range=_av_range(color),
         interpolation=_ACCURATE)
     _tag(frame, color)
     return frame
 
 
-def _av_range(color: ColorInfo) -> int:
-    return _RANGE_JPEG if is_full_range(color) else _RANGE_MPEG
+#: FFmpeg's matrix codes -> swscale's (PyAV's ``Colorspace``), which ``reformat`` takes.
+_SWSCALE = {MatrixCoefficients.BT709: Colorspace.ITU709, MatrixCoefficients.FCC: Colorspace.FCC,
+            MatrixCoefficients.BT470BG: Colorspace.ITU601, MatrixCoefficients.SMPTE170M: Colorspace.SMPTE170M,
+            MatrixCoefficients.SMPTE240M: Colorspace.SMPTE240M, MatrixCoefficients.BT2020_NCL: Colorspace.BT2020,
+            MatrixCoefficients.BT2020_CL: Colorspace.BT2020}
+
+
+def _swscale_space(color: ColorInfo) -> Colorspace:
+    return _SWSCALE[matrix_space(color)]
+
+
+def _av_range(color: ColorInfo) -> ColorRange:
+    return ColorRange.JPEG if is_full_range(color) else ColorRange.MPEG
 
 
 def _tag(frame: av.VideoFrame, color: ColorInfo) -> None:
     frame.color_range = _av_range(color)
-    if color.space != 2:
+    if color.space != MatrixCoefficients.UNSPECIFIED:
         frame.colorspace = color.space
-    if color.primaries != 2:
+    if color.primaries != ColorPrimaries.UNSPECIFIED:
         frame.color_primaries = color.primaries
-    if color.trc != 2:
+    if color.trc != ColorTrc.UNSPECIFIED:
         frame.color_trc = color.trc

@@ -15,7 +15,7 @@ and downloaded once after the last, so stages never copy between host and device
 from __future__ import annotations
 
 import enum
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import cv2
 import numpy as np
@@ -23,6 +23,14 @@ import numpy as np
 from realtime.errors import BackendError
 
 Array: TypeAlias = "np.ndarray | cv2.UMat | cv2.cuda.GpuMat"
+
+# PyPI wheels expose the ``cv2.cuda.GpuMat`` class even without CUDA (its methods then raise
+# "No CUDA support"), while builds without the cuda module lack it entirely; ``None`` means
+# CUDA kernels are not registered at all.
+GpuMat: type | None = getattr(getattr(cv2, "cuda", None), "GpuMat", None)
+
+#: Every array type a kernel may be registered for, host first (the order errors list them in).
+ARRAY_TYPES: tuple[type, ...] = (np.ndarray, cv2.UMat) + ((GpuMat,) if GpuMat is not None else ())
 
 
 class Backend(enum.Enum):
@@ -92,3 +100,58 @@ def resolve_backend(name: str | Backend) -> Backend:
     if wanted is Backend.OPENCL:
         cv2.ocl.setUseOpenCL(True)
     return wanted
+
+
+# -- one plane on any backend: size and transfers -------------------------------------------------
+# cv::Range::all(): the UMat ROI constructor treats it as "every row/column" without bounds checks.
+_ALL = (-(2**31), 2**31 - 1)
+
+
+def umat_size(u: cv2.UMat) -> tuple[int, int]:
+    """``(width, height)`` of a ``cv2.UMat``, which its Python wrapper does not expose.
+
+    Why: kernels that work at reduced resolution must resize back to the exact size, and odd sizes
+    do not survive a 2x round trip. Downloading one row and one column (``Range::all()`` on the
+    other axis) costs two tiny reads instead of a full-frame transfer or reduction.
+    """
+    width = cv2.UMat(u, (0, 1), _ALL).get().shape[1]
+    height = cv2.UMat(u, _ALL, (0, 1)).get().shape[0]
+    return int(width), int(height)
+
+
+def plane_size(arr: Any) -> tuple[int, int]:
+    """(height, width) of one plane, whatever its backend."""
+    if isinstance(arr, np.ndarray):
+        return arr.shape[0], arr.shape[1]
+    if isinstance(arr, cv2.UMat):
+        w, h = umat_size(arr)
+        return h, w
+    w, h = arr.size()  # cv2.cuda.GpuMat
+    return h, w
+
+
+def upload_plane(arr: np.ndarray, kind: type) -> Any:
+    """A host plane on the backend whose array type is ``kind`` (the same object for the host)."""
+    if kind is np.ndarray:
+        return arr
+    if kind is cv2.UMat:
+        return cv2.UMat(arr)
+    gpu = cv2.cuda.GpuMat()
+    gpu.upload(arr)
+    return gpu
+
+
+def download_plane(arr: Any) -> np.ndarray:
+    """A plane on the host (the same object when it is already there)."""
+    if isinstance(arr, np.ndarray):
+        return arr
+    if isinstance(arr, cv2.UMat):
+        return arr.get()
+    return arr.download()
+
+
+def move_plane(arr: Any, kind: type) -> Any:
+    """A plane moved to the backend whose array type is ``kind``, through the host if need be."""
+    if isinstance(arr, kind):
+        return arr
+    return upload_plane(download_plane(arr), kind)

@@ -13,11 +13,14 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from realtime import __version__
-from realtime.errors import ConfigError, RealtimeError
+from realtime.errors import RealtimeError
 from realtime.memory import keep_freed_memory
+
+if TYPE_CHECKING:
+    from realtime.assembly import PipelineSpec
 
 EXIT_INTERRUPTED = 130
 
@@ -75,7 +78,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--refiner", default="auto", choices=REFINER_CHOICES,
                    help="learned refiner runtime: auto (TensorRT, else ONNX Runtime), a named one, or off")
     g.add_argument("--refiner-model", metavar="FILE.onnx",
-                   help="refiner model (default: the shipped models/refiner.onnx)")
+                   help="refiner model (default: the one shipped in the package, realtime/data/refiner.onnx)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,14 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--max-bad-frames", type=_non_negative_int, default=25, metavar="N",
                     help="undecodable frames tolerated before stopping (default 25)")
     io.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
-    io.add_argument("--fps", type=_fps, default=Fraction(25), help="frame rate for image sequences (default 25)")
+    io.add_argument("--fps", type=_fps,
+                    help="frame rate of an image sequence written as video (default 25); video inputs keep theirs")
     io.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"),
                     help="video decoder for files and streams: software (default), nvdec (NVIDIA's hardware "
                          "decoder, insisted on) or auto (NVDEC where it opens, else software, and says which)")
-    io.add_argument("--codec", default="libx264",
+    io.add_argument("--codec",
                     help="video encoder (default libx264); auto: NVENC where it opens, else libx264; "
                          "h264_nvenc insists on NVENC")
-    io.add_argument("--crf", type=_crf, default=20, help="x264/x265 quality, lower is better (default 20)")
+    io.add_argument("--crf", type=_crf, help="x264/x265 quality, lower is better (default 20)")
     io.add_argument("--encoder-preset",
                     help="x264 preset (default superfast for files, ultrafast for streams; veryfast: smaller files)")
     io.add_argument("--no-audio", action="store_true", help="do not copy audio streams")
@@ -138,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- enhance ---------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _stop_on_signals(runner) -> Iterator[None]:
+def _stop_on_signals(job) -> Iterator[None]:
     """First Ctrl-C/SIGTERM: graceful stop (drain, flush). Second: abort the queues."""
     count = 0
 
@@ -148,9 +152,9 @@ def _stop_on_signals(runner) -> Iterator[None]:
         if count == 1:
             print("\nrealtime: stopping: writing the frames already read (Ctrl-C again to abort)",
                   file=sys.stderr)
-            runner.stop()
+            job.stop()
         else:
-            runner.abort()
+            job.abort()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -164,109 +168,47 @@ def _note(line: str) -> None:
     print(f"realtime: {line}", file=sys.stderr)
 
 
+def pipeline_spec(args: argparse.Namespace) -> PipelineSpec:
+    """The command line's pipeline options as the spec every caller builds pipelines from."""
+    from realtime.assembly import PipelineSpec
+
+    return PipelineSpec(preset=args.preset, stages=args.stages, config=args.config, refiner=args.refiner,
+                        refiner_model=args.refiner_model, backend=args.backend)
+
+
 def _cmd_enhance(args: argparse.Namespace) -> int:
-    from realtime.backends import resolve_backend
-    from realtime.compare import CompareCollector
-    from realtime.config import resolve_config
-    from realtime.pipeline import Pipeline
+    from realtime.job import EnhanceJob, EnhanceOptions
     from realtime.progress import FileProgress, LiveStatus
-    from realtime.refiner import choose_refiner
-    from realtime.runner import Runner
-    from realtime.sinks import EncoderOptions, SinkOptions, open_sink
-    from realtime.sources import SourceOptions, open_source
 
-    if not args.output and not args.show:
-        raise ConfigError("give an OUTPUT (-o FILE, folder, URL or null:) or --show")
-    if args.compare:
-        _check_png_target(args.compare, args.overwrite)
-    config = resolve_config(args.preset, args.config, args.stages)
-    backend = resolve_backend(args.backend)
-    notes: list[str] = []  # printed once the input has opened, so a bad input stays a one-line error
-    refiner = choose_refiner(config, args, notify=notes.append)
-    pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=backend, refiner=refiner,
-                        keep_original=bool(args.compare or args.show))
-    display = None
-    if args.show:
-        from realtime.sinks.window import Window
-
-        display = Window(pipeline)
-    source = open_source(
-        args.input,
-        SourceOptions(max_bad_frames=args.max_bad_frames, audio=not args.no_audio, fps=args.fps,
-                      frames=args.frames, decoder=args.decoder),
-    )
-    decoder_note = getattr(source, "decoder_note", None)
-    if decoder_note and args.decoder != "software":
-        notes.append(decoder_note)
-    try:
-        sinks = []
-        if args.output:
-            encoder = EncoderOptions(codec=args.codec, crf=args.crf, preset=args.encoder_preset)
-            sinks.append(open_sink(args.output, source.info,
-                                   SinkOptions(overwrite=args.overwrite, audio=not args.no_audio,
-                                               encoder=encoder)))
-    except BaseException:
-        source.close()
-        if display is not None:
-            display.close()
-        raise
-    info = source.info
+    options = EnhanceOptions(
+        output=args.output, show=args.show, max_bad_frames=args.max_bad_frames, frames=args.frames, fps=args.fps,
+        decoder=args.decoder, codec=args.codec, crf=args.crf, encoder_preset=args.encoder_preset,
+        audio=not args.no_audio, overwrite=args.overwrite, compare=args.compare)
+    job = EnhanceJob(args.input, pipeline_spec(args), options)
+    info = job.info
     if not args.quiet:
         print(f"realtime: {info.name}: {info.kind} {info.width}x{info.height}"
               + (f" @ {float(info.fps):.3g} fps" if info.fps else "")
               + (f", {info.frame_count} frames" if info.frame_count else "")
               + (f", {len(info.audio_streams)} audio stream(s)" if info.audio_streams and not args.no_audio
                  else ""), file=sys.stderr)
-        for line in notes:
+        for line in job.notes:
             _note(line)
-        print(f"realtime: {pipeline.describe()}", file=sys.stderr)
-    total = min(x for x in (info.frame_count, args.frames) if x) if (info.frame_count or args.frames) else None
-    progress = LiveStatus(enabled=not args.quiet) if info.live else FileProgress(total, enabled=not args.quiet)
-    compare = CompareCollector(args.compare, total) if args.compare else None
-
-    def on_written(packet, stats) -> None:
-        progress(packet, stats)
-        if compare is not None:
-            compare(packet, stats)
-
-    runner = Runner(source, pipeline, sinks, display=display, max_frames=args.frames, on_written=on_written)
-    try:
-        with _stop_on_signals(runner):
-            try:
-                report = runner.run()
-            finally:
-                progress.close()
-    except RealtimeError as err:
-        _tell_partial(runner, err)
-        raise
-    if compare is not None:
-        written = compare.write()
-        if written and not args.quiet:
-            print(f"realtime: comparison written to {written}", file=sys.stderr)
+        print(f"realtime: {job.pipeline.describe()}", file=sys.stderr)
+    progress = LiveStatus(enabled=not args.quiet) if info.live else FileProgress(job.total, enabled=not args.quiet)
+    job.on_written = progress
+    with _stop_on_signals(job):
+        try:
+            report = job.run()
+        finally:
+            progress.close()
+    if job.compare_written and not args.quiet:
+        print(f"realtime: comparison written to {job.compare_written}", file=sys.stderr)
     if not args.quiet:
         _print_summary(report, info)
     if report.interrupted and not args.show:
         return EXIT_INTERRUPTED
     return 0
-
-
-def _check_png_target(path: str, overwrite: bool) -> None:
-    from realtime.sinks.media import check_output_path
-    from realtime.sources.images import is_image_path
-
-    if not is_image_path(path):
-        raise ConfigError(f"--compare needs an image file name such as before_after.png, got {path}")
-    check_output_path(path, overwrite=overwrite)
-
-
-def _tell_partial(runner, err: RealtimeError) -> None:
-    """Say what happened to the output when a run fails midway, before the error line."""
-    for rep in runner.report(0.0).sinks:
-        if rep.state == "finalized" and rep.frames:
-            err.args = (f"{err.args[0] if err.args else err}; {rep.target} was finalized with the "
-                        f"{rep.frames} frames written before the error",)
-        elif rep.state == "removed":
-            err.args = (f"{err.args[0] if err.args else err}; {rep.target} was removed (no frame written)",)
 
 
 def _print_summary(report, info) -> None:
@@ -296,9 +238,12 @@ def _print_summary(report, info) -> None:
 
 # -- bench and doctor -------------------------------------------------------------------------
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from realtime.bench import run_bench
+    from realtime.bench import BenchOptions, run_bench
 
-    return run_bench(args)
+    options = BenchOptions(input=args.input, synthetic=args.synthetic, frames=args.frames, warmup=args.warmup,
+                           repeat=args.repeat, backend=args.backend, decoder=args.decoder,
+                           no_baseline=args.no_baseline, methods=args.methods, json=args.json, plot=args.plot)
+    return run_bench(options, pipeline_spec(args))
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from realtime.frames import FramePacket
-from realtime.runner import LiveStats
 from realtime.sinks.images import write_image
+from realtime.stats import LiveStats
 
 PANEL_WIDTH = 960  # each half is scaled to at most this width, so the PNG stays viewable
 

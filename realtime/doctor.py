@@ -92,13 +92,14 @@ def _refiners() -> None:
     except ImportError:
         _line("onnxruntime", "not installed (pip install onnxruntime)")
     reason = tensorrt.available()
-    _line("tensorrt", "usable (NVIDIA GPU found)" if reason is None else f"unavailable: {reason}")
+    _line("tensorrt", f"ONNX Runtime's TensorRT provider is there (unverified path; engines cached in "
+          f"{tensorrt.cache_dir()})" if reason is None else f"unavailable: {reason}")
     found = importlib.util.find_spec("tensorflow") is not None
     _line("keras", "TensorFlow installed (reference runtime)" if found
-          else "TensorFlow not installed (training/export only; pip install tensorflow-cpu)")
+          else "TensorFlow not installed (training/export only; pip install 'realtime-enhance[train]')")
     model = default_model()
-    _line("shipped model", f"{model} ({model.stat().st_size // 1024} KiB)" if model.is_file()
-          else f"none at {model}: the pipeline runs the classical stages alone")
+    _line("refiner model", f"{model} ({model.stat().st_size // 1024} KiB)" if model.is_file()
+          else f"missing: {model} (reinstall the package, or set $REALTIME_REFINER_MODEL)")
 
 
 def _cameras() -> None:

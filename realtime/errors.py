@@ -45,3 +45,15 @@ class BackendError(RealtimeError, RuntimeError):
     """A requested compute backend (OpenCL, CUDA) is not available in this OpenCV build or machine."""
 
     exit_code = 2
+
+
+class StageError(RealtimeError, RuntimeError):
+    """A user-defined stage failed, or returned something that is not a frame like the one it got."""
+
+    exit_code = 1
+
+
+class FrameError(RealtimeError, ValueError):
+    """An image handed to the Python API is not one it can enhance (dtype, shape, channel order)."""
+
+    exit_code = 2

@@ -24,8 +24,8 @@ class FramePacket:
     included. ``timings`` collects per-stage milliseconds for the HUD and the benchmark.
     """
 
-    __slots__ = ("_image", "index", "name", "original", "planes", "pts", "t_capture_ns", "time_base",
-                 "timings")
+    __slots__ = ("_image", "index", "name", "original", "planes", "pts", "reset_state", "t_capture_ns",
+                 "time_base", "timings")
     droppable = True  # a LATEST queue may discard a stale frame
 
     def __init__(
@@ -39,6 +39,7 @@ class FramePacket:
         original: np.ndarray | Planes | None = None,
         name: str | None = None,
         planes: Planes | None = None,
+        reset_state: bool = False,
     ) -> None:
         if image is None and planes is None:
             raise ValueError("a FramePacket needs an image or planes")
@@ -51,6 +52,9 @@ class FramePacket:
         self.timings = {} if timings is None else timings
         self.original = original  # the frame as read, for before/after views
         self.name = name  # file name for image sources, so folder outputs keep input names
+        #: this frame owes nothing to the ones before it (an unrelated photo): stages forget their
+        #: temporal state before processing it
+        self.reset_state = reset_state
 
     @property
     def image(self) -> np.ndarray:

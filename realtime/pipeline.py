@@ -1,12 +1,14 @@
-"""The ordered classical stages (and the refiner slot) applied to one frame at a time.
+"""The ordered stages (classical, the user's, the learned refiner last) applied to one frame at a time.
 
 Frames arrive as planar Y'CbCr straight from the decoder (or as BGR from images and cameras,
-converted once to 4:4:4 planes). The planes are uploaded to the chosen backend once, pass through
-every enabled stage, and are downloaded once; the refiner runs before that download on OpenCL
-(its apply is OpenCV calls that take ``cv2.UMat``) and on the host planes otherwise. BGR is
-only made where something needs it (a window, an image file). Every stage works on the plane it
-needs (luma, or chroma at its own resolution), so no stage pays for a colour conversion or a plane
-copy it does not need.
+converted once to 4:4:4 planes). Each stage declares the array types its kernels take; the
+pipeline puts the planes on the chosen backend for every stage that takes them there and on the
+host for one that does not (a user's stage, or the refiner under CUDA), and brings them to the
+host after the last one. So on OpenCL the frame is uploaded once, refined on the device and
+downloaded once, with no stage and no line here asking which backend it is. BGR is only made
+where something needs it (a window, an image file, a user's stage).
+
+Build pipelines with :func:`realtime.assembly.build_pipeline`; this class only runs them.
 """
 
 from __future__ import annotations
@@ -20,42 +22,45 @@ import numpy as np
 
 from realtime.backends import Backend
 from realtime.frames import FramePacket
-from realtime.planes import download, upload
-from realtime.refiner.base import Refiner
+from realtime.planes import Planes
+from realtime.refiner.learned import LearnedRefiner
 from realtime.stages import Stage
 from realtime.stages.color import planes_from_bgr
 
 COLOR_TIMING = "color"  # BGR -> planes for sources that deliver BGR
-TRANSFER_TIMING = "transfer"  # upload + download for device backends
-REFINER_TIMING = "refiner"
+TRANSFER_TIMING = "transfer"  # uploads and downloads for device backends
+REFINER_TIMING = LearnedRefiner.name
 # Rough relative cost of each stage per pixel, measured at 720p; only used to balance threads.
-STAGE_COST = {"contrast": 1.0, "clahe": 4.5, "denoise": 3.5, "sharpen": 1.5}
-#: The refiner has a slot of its own after the stages, so a thread can run it alone; measured like
-#: the stages (720p, 2 cores: 6.3 ms against denoise's 4.3).
-REFINER_COST = 5.0
+# The refiner: 720p on 2 cores, 6.3 ms against denoise's 4.3.
+STAGE_COST = {"contrast": 1.0, "clahe": 4.5, "denoise": 3.5, "sharpen": 1.5, REFINER_TIMING: 5.0}
 
 
 class Pipeline:
-    """Runs on one thread; ``set_enabled`` may be called from another (the window's keys)."""
+    """Runs on one thread per segment; ``set_enabled`` may be called from another (the window's keys)."""
 
     def __init__(
         self,
         stages: Sequence[Stage],
         *,
         backend: Backend = Backend.NUMPY,
-        refiner: Refiner | None = None,
         keep_original: bool = False,
+        left_out: Sequence[str] = (),
     ) -> None:
         self.stages = list(stages)
         self.backend = backend
-        self.refiner = refiner
         self.keep_original = keep_original
+        #: stages of the preset left out because the refiner does their job (for ``describe``)
+        self.left_out = tuple(left_out)
         self._enabled = tuple(True for _ in self.stages)
         self._lock = threading.Lock()
 
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
+
+    @property
+    def refiner(self) -> LearnedRefiner | None:
+        return next((s for s in self.stages if isinstance(s, LearnedRefiner)), None)
 
     @property
     def enabled(self) -> tuple[bool, ...]:
@@ -72,109 +77,112 @@ class Pipeline:
             self.set_enabled(position, not self._enabled[position])
 
     def reset(self) -> None:
+        """Forget every stage's temporal state (a new clip, a scene cut, an unrelated photo)."""
         for stage in self.stages:
             stage.reset()
-        if self.refiner is not None:
-            self.refiner.reset()
 
     def describe(self) -> str:
         stages = " -> ".join(self.names) or "(no stages)"
-        refiner = self.refiner.name if self.refiner else "none (classical stages only)"
-        return f"stages: {stages}; backend: {self.backend.value}; refiner: {refiner}"
+        if self.left_out:
+            stages += f" ({', '.join(self.left_out)} left out in front of the refiner, which does its job)"
+        refiner = self.refiner
+        runtime = refiner.runtime if refiner is not None else "none (classical stages only)"
+        return f"stages: {stages}; backend: {self.backend.value}; refiner: {runtime}"
+
+    # -- threads ------------------------------------------------------------------------------
+    def _runs_on(self, stage: Stage) -> type:
+        """The array type ``stage`` gets: the backend's when its kernels take it, else the host's."""
+        kind = self.backend.array_type
+        return kind if kind in stage.array_types else np.ndarray
 
     def split(self, parts: int) -> list[range]:
         """Stage positions cut into at most ``parts`` contiguous segments of similar cost.
 
         Each segment runs on its own thread (stage pipelining): on a 2-core machine one thread
         running every stage leaves a core idle whenever an OpenCV call is not parallel inside.
-        Every stage stays on one thread, so temporal state needs no locking.
+        Every stage stays on one thread, so temporal state needs no locking. On a device backend
+        the refiner stays on the thread of the stage before it, so it refines the frame where that
+        stage left it, before the one download (as measured on an H200 with OpenCL).
         """
-        n = self.slots
+        n = len(self.stages)
         parts = max(1, min(parts, n))
         if parts == 1:
             return [range(n)]
-        costs = [STAGE_COST.get(s.name, 1.0) for s in self.stages]
-        if self.refiner is not None and self.backend is Backend.OPENCL:
-            # refined on the device before the frame's one download: on the last stage's thread
-            costs[-1] += REFINER_COST
-        elif self.refiner is not None:
-            costs.append(REFINER_COST)
+        groups: list[list[int]] = []  # positions that must share a thread, with their cost
+        costs: list[float] = []
+        for i, stage in enumerate(self.stages):
+            cost = STAGE_COST.get(stage.name, 1.0)
+            on_device = self._runs_on(stage) is not np.ndarray
+            if groups and isinstance(stage, LearnedRefiner) and on_device:
+                groups[-1].append(i)
+                costs[-1] += cost
+            else:
+                groups.append([i])
+                costs.append(cost)
         total = sum(costs)
         bounds, acc, k = [0], 0.0, 1
-        for i, c in enumerate(costs[:-1]):
+        for group, c in zip(groups[:-1], costs[:-1], strict=True):
             acc += c
             if k < parts and acc >= total * k / parts:
-                bounds.append(i + 1)
+                bounds.append(group[-1] + 1)
                 k += 1
         bounds.append(n)
         return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
-    @property
-    def slots(self) -> int:
-        """Positions a segment covers: one per stage, then the refiner's own when there is one."""
-        return len(self.stages) + (self.refiner is not None)
-
+    # -- one frame ----------------------------------------------------------------------------
     def process(self, packet: FramePacket, segment: range | None = None) -> FramePacket:
         """Run the enabled stages of ``segment`` (all by default) on the packet's pixels.
 
-        The first segment turns BGR into planes and uploads them; the one holding the last stage
-        downloads them, and the one holding the refiner's slot runs it (on OpenCL, before the
-        download when both are in one segment). The arrays the packet arrived with are never mutated.
+        The first segment keeps the frame as read (``packet.original``: the refiner looks at it,
+        before/after views show it); a packet that starts a new photo or shot resets the temporal
+        state of this segment's stages first. The arrays the packet arrived with are never mutated.
         """
-        n = len(self.stages)
-        segment = range(self.slots) if segment is None else segment
-        first = segment.start == 0
-        ends_stages = segment.start < n <= segment.stop  # holds the last stage: download after it
-        runs_refiner = self.refiner is not None and n in segment
+        segment = range(len(self.stages)) if segment is None else segment
+        last = segment.stop >= len(self.stages)
         timings = packet.timings
-        if first:
+        if segment.start == 0:
             packet.original = packet.planes if packet.planes is not None else packet.image
+        if packet.reset_state:
+            for i in segment:
+                self.stages[i].reset()
         enabled = self._enabled
-        active = [self.stages[i] for i in segment if i < n and enabled[i]]
-        refined = False
-        if active:
-            planes = packet.planes
-            if planes is None:
-                t0 = time.perf_counter_ns()
-                planes = planes_from_bgr(packet.image)
-                timings[COLOR_TIMING] = (time.perf_counter_ns() - t0) / 1e6
+        active = [self.stages[i] for i in segment if enabled[i]]
+        planes = packet.planes
+        if active and planes is None:
             t0 = time.perf_counter_ns()
-            dev = upload(planes, self.backend.array_type)
-            transfer_ns = time.perf_counter_ns() - t0
-            for stage in active:
+            planes = planes_from_bgr(packet.image)
+            timings[COLOR_TIMING] = (time.perf_counter_ns() - t0) / 1e6
+        transfer_ns = 0
+        for stage in active:
+            kind = self._runs_on(stage)
+            if not isinstance(planes.y, kind):
                 t0 = time.perf_counter_ns()
-                dev = stage.apply_planes(dev)
-                timings[stage.name] = (time.perf_counter_ns() - t0) / 1e6
-            if ends_stages:
-                if runs_refiner and self.backend is Backend.OPENCL:
-                    # the refiner's apply is OpenCV calls that take UMat too: refine on the device
-                    # and download once, after it
-                    dev = self._refine(dev, packet)
-                    refined = True
-                t0 = time.perf_counter_ns()
-                dev = download(dev)
+                planes = planes.to_backend(kind)
                 transfer_ns += time.perf_counter_ns() - t0
-            packet.set_planes(dev)
-            if self.backend is not Backend.NUMPY:
-                timings[TRANSFER_TIMING] = timings.get(TRANSFER_TIMING, 0.0) + transfer_ns / 1e6
-        elif ends_stages and packet.planes is not None:
-            packet.set_planes(download(packet.planes))
-        if runs_refiner and not refined:
-            planes = packet.planes if packet.planes is not None else planes_from_bgr(packet.image)
-            packet.set_planes(self._refine(planes, packet))
-        if segment.stop == self.slots and not self.keep_original:
+            t0 = time.perf_counter_ns()
+            if getattr(stage, "wants_original", False):
+                planes = stage.apply_planes(planes, self._original(packet, planes))
+            else:
+                planes = stage.apply_planes(planes)
+            timings[stage.name] = (time.perf_counter_ns() - t0) / 1e6
+        if last and planes is not None and not isinstance(planes.y, np.ndarray):
+            t0 = time.perf_counter_ns()
+            planes = planes.to_host()
+            transfer_ns += time.perf_counter_ns() - t0
+        if planes is not None and planes is not packet.planes:
+            packet.set_planes(planes)
+        if transfer_ns:
+            timings[TRANSFER_TIMING] = timings.get(TRANSFER_TIMING, 0.0) + transfer_ns / 1e6
+        if last and not self.keep_original:
             packet.original = None
         return packet
 
-    def _refine(self, planes, packet: FramePacket):
-        """The refiner on ``planes`` (host or OpenCL), timed; the original frame as the refiner wants it."""
-        assert self.refiner is not None
-        t0 = time.perf_counter_ns()
+    @staticmethod
+    def _original(packet: FramePacket, planes: Planes) -> Planes:
+        """The frame as read, as host planes (what the refiner's thumbnails are made from)."""
         original = packet.original
         if original is None:
-            original = download(planes)
-        elif isinstance(original, np.ndarray):
-            original = planes_from_bgr(original)
-        out = self.refiner(planes, original)
-        packet.timings[REFINER_TIMING] = (time.perf_counter_ns() - t0) / 1e6
-        return out
+            return planes.to_host()
+        if isinstance(original, np.ndarray):
+            return planes_from_bgr(original)
+        return original

@@ -16,32 +16,86 @@ cameras) use full-range BT.601, the JPEG convention, which loses no levels.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any
 
 import cv2
 import numpy as np
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
-from realtime.backends import Array
-from realtime.sources.base import ColorInfo
+from realtime.backends import download_plane, move_plane, plane_size
+
+
+class MatrixCoefficients(enum.IntEnum):
+    """FFmpeg's ``AVColorSpace`` (the Y'CbCr matrix a stream is tagged with), by its own numbers.
+
+    PyAV names the range, primaries and transfer codes (``ColorRange``, ``ColorPrimaries``,
+    ``ColorTrc``, used as they are here) but its ``Colorspace`` enum is swscale's ``SWS_CS_*``,
+    a different numbering that has no "unspecified" and puts SMPTE 170M at 5, where FFmpeg's
+    streams have BT.470BG. Values are those of ``libavutil/pixfmt.h``.
+    """
+
+    RGB = 0
+    BT709 = 1
+    UNSPECIFIED = 2
+    FCC = 4
+    BT470BG = 5
+    SMPTE170M = 6
+    SMPTE240M = 7
+    YCGCO = 8
+    BT2020_NCL = 9
+    BT2020_CL = 10
+
+
+def _code(enum_type: type[enum.IntEnum], value: int) -> int:
+    """``value`` as a member of ``enum_type`` when it names one; codes FFmpeg knows and the enum
+    does not (reserved or newer ones) stay plain integers and are copied through untouched."""
+    try:
+        return enum_type(int(value))
+    except ValueError:
+        return int(value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ColorInfo:
+    """Colour tags of a frame (FFmpeg's codes), kept with its planes and copied onto the output.
+
+    ``range`` is a :class:`av.video.reformatter.ColorRange`, ``space`` a :class:`MatrixCoefficients`,
+    ``primaries`` and ``trc`` PyAV's ``ColorPrimaries`` and ``ColorTrc``; each defaults to
+    unspecified.
+    """
+
+    range: int = ColorRange.UNSPECIFIED
+    space: int = MatrixCoefficients.UNSPECIFIED
+    primaries: int = ColorPrimaries.UNSPECIFIED
+    trc: int = ColorTrc.UNSPECIFIED
+
+    @classmethod
+    def of(cls, range: int, space: int, primaries: int, trc: int) -> ColorInfo:
+        """From the integers a decoder reports, as the enums' members where they have one."""
+        return cls(_code(ColorRange, range), _code(MatrixCoefficients, space),
+                   _code(ColorPrimaries, primaries), _code(ColorTrc, trc))
+
 
 #: Colour of planes made from untagged BGR: full-range BT.601 (what JPEG and OpenCV's YCrCb use).
-BGR_NATIVE = ColorInfo(range=2, space=5, primaries=2, trc=2)
+BGR_NATIVE = ColorInfo(range=ColorRange.JPEG, space=MatrixCoefficients.BT470BG)
 #: BT.709 limited range, tagged: what HD players assume, used for video made from cameras and images.
-HD_COLOR = ColorInfo(range=1, space=1, primaries=1, trc=1)
+HD_COLOR = ColorInfo(range=ColorRange.MPEG, space=MatrixCoefficients.BT709, primaries=ColorPrimaries.BT709,
+                     trc=ColorTrc.BT709)
 
-_KR_KB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114),
-          7: (0.212, 0.087), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
-_BT601 = 5
-_RANGE_JPEG = 2
+_M = MatrixCoefficients
+_KR_KB = {_M.BT709: (0.2126, 0.0722), _M.FCC: (0.30, 0.11), _M.BT470BG: (0.299, 0.114),
+          _M.SMPTE170M: (0.299, 0.114), _M.SMPTE240M: (0.212, 0.087), _M.BT2020_NCL: (0.2627, 0.0593),
+          _M.BT2020_CL: (0.2627, 0.0593)}
 
 
-def matrix_space(color: ColorInfo) -> int:
-    """The AVColorSpace actually used for conversion: untagged or unknown means BT.601 (FFmpeg's default)."""
-    return color.space if color.space in _KR_KB else _BT601
+def matrix_space(color: ColorInfo) -> MatrixCoefficients:
+    """The matrix actually used for conversion: untagged or unknown means BT.601 (FFmpeg's default)."""
+    return MatrixCoefficients(color.space) if color.space in _KR_KB else MatrixCoefficients.BT470BG
 
 
 def is_full_range(color: ColorInfo) -> bool:
-    return color.range == _RANGE_JPEG
+    return color.range == ColorRange.JPEG
 
 
 def luma_range(color: ColorInfo) -> tuple[int, int]:
@@ -116,48 +170,17 @@ class Planes:
             cr = cv2.resize(cr, (w, h), interpolation=cv2.INTER_LINEAR)
         return cv2.transform(cv2.merge((y, cb, cr)), bgr_matrix(self.color))
 
+    # -- backends ------------------------------------------------------------------------------
+    @property
+    def array_type(self) -> type:
+        """The array type of the planes: which backend they live on, and so which kernels run."""
+        return type(self.y)
 
-def plane_size(arr: Array) -> tuple[int, int]:
-    """(height, width) of one plane, whatever its backend."""
-    if isinstance(arr, np.ndarray):
-        return arr.shape[0], arr.shape[1]
-    if isinstance(arr, cv2.UMat):
-        from realtime.stages._dispatch import umat_size
+    def to_backend(self, kind: type) -> Planes:
+        """Every plane on the backend whose array type is ``kind`` (no copy if already there)."""
+        if isinstance(self.y, kind):
+            return self
+        return self.replace(y=move_plane(self.y, kind), cb=move_plane(self.cb, kind), cr=move_plane(self.cr, kind))
 
-        w, h = umat_size(arr)
-        return h, w
-    w, h = arr.size()  # cv2.cuda.GpuMat
-    return h, w
-
-
-def upload_plane(arr: np.ndarray, kind: type) -> Array:
-    if kind is np.ndarray:
-        return arr
-    if kind is cv2.UMat:
-        return cv2.UMat(arr)
-    gpu = cv2.cuda.GpuMat()
-    gpu.upload(arr)
-    return gpu
-
-
-def download_plane(arr: Array) -> np.ndarray:
-    if isinstance(arr, np.ndarray):
-        return arr
-    if isinstance(arr, cv2.UMat):
-        return arr.get()
-    return arr.download()
-
-
-def upload(planes: Planes, kind: type) -> Planes:
-    """Move every plane to the backend whose array type is ``kind`` (no copy if already there)."""
-    if isinstance(planes.y, kind):
-        return planes
-    return planes.replace(y=upload_plane(planes.y, kind), cb=upload_plane(planes.cb, kind),
-                          cr=upload_plane(planes.cr, kind))
-
-
-def download(planes: Planes) -> Planes:
-    if isinstance(planes.y, np.ndarray):
-        return planes
-    return planes.replace(y=download_plane(planes.y), cb=download_plane(planes.cb),
-                          cr=download_plane(planes.cr))
+    def to_host(self) -> Planes:
+        return self.to_backend(np.ndarray)

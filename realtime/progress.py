@@ -9,7 +9,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from realtime.frames import FramePacket
-from realtime.runner import LiveStats
+from realtime.stats import LiveStats
 
 
 class FileProgress:

@@ -17,31 +17,26 @@ and written.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
-import numpy as np
 
 from realtime.errors import RealtimeError
 from realtime.frames import END_OF_STREAM, FramePacket, PassthroughPacket, WorkerFailure
 from realtime.pipeline import Pipeline
 from realtime.queues import DropPolicy, FrameQueue, QueueClosed
-from realtime.sinks.base import Sink, SinkReport
+from realtime.sinks.base import Sink
 from realtime.sources.base import Source
+from realtime.stats import LiveStats, Percentiles, RunReport, SampleWindow, SinkReport
 
 # After a stop request, how long the grabber may stay blocked in a read (a silent network peer)
 # before end of stream is forced so what was read can still be written.
 GRABBER_STOP_TIMEOUT_S = 5.0
-# Per-stage timing samples kept for medians; bounded so long live runs keep flat memory.
-MAX_SAMPLES = 20_000
 #: The interpreter's GIL switch interval while a run goes on (Python's default is 5 ms). Every
 #: thread here spends its time in C calls that release the GIL and must take it back to start the
 #: next one; when another thread holds it, the shorter interval hands it over sooner. Measured on
@@ -66,85 +61,6 @@ class Display(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-@dataclass(slots=True)
-class LiveStats:
-    """Numbers the HUD and progress line read while the run goes on (written by worker threads)."""
-
-    frames_written: int = 0
-    fps: float = 0.0
-    latency_ms: float = 0.0
-    dropped: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Percentiles:
-    """Median, 95th and 99th percentile of a set of samples (ms): what a latency budget is judged by."""
-
-    median: float
-    p95: float
-    p99: float
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Percentiles:
-        data = sorted(samples)
-        if len(data) < 2:
-            return cls(data[0], data[0], data[0]) if data else cls(math.nan, math.nan, math.nan)
-        q = statistics.quantiles(data, n=100, method="inclusive")
-        return cls(statistics.median(data), q[94], q[98])
-
-
-class SampleWindow:
-    """The last ``size`` samples of one timing series, in an array allocated (and touched) up front.
-
-    Why not a deque of floats: each Python float costs about 34 bytes, so a 30 fps run's six
-    series grew the process by 0.37 MB a minute until the windows were full (11 minutes at 30 fps),
-    which is indistinguishable from a leak in a memory check. An array of 8-byte samples is the
-    same size from the first frame to the last.
-    """
-
-    def __init__(self, size: int = MAX_SAMPLES) -> None:
-        self._data = np.empty(size)
-        self._data.fill(0.0)  # written once here, so its pages are resident from the start
-        self._count = 0
-
-    def append(self, value: float) -> None:
-        self._data[self._count % len(self._data)] = value
-        self._count += 1
-
-    def __len__(self) -> int:
-        return min(self._count, len(self._data))
-
-    def values(self) -> np.ndarray:
-        """The samples kept (oldest first is not guaranteed: percentiles do not need the order)."""
-        return self._data[: len(self)]
-
-
-@dataclass(slots=True)
-class RunReport:
-    frames_read: int
-    frames_written: int
-    dropped: int
-    bad_frames: int
-    concealed_frames: int
-    elapsed_s: float
-    interrupted: bool
-    stage_ms: dict[str, float]  # median per stage
-    latency_ms: float | None  # median capture-to-sink
-    sinks: list[SinkReport]
-    queue_high_water: tuple[int, ...]
-    #: per stage, over the frames after the warm-up
-    stage_stats: dict[str, Percentiles] = field(default_factory=dict)
-    #: capture-to-sink, over the frames after the warm-up
-    latency: Percentiles | None = None
-    #: frames written after the warm-up, per second from the warm-up's last frame to the last frame
-    steady_fps: float = 0.0
-
-    @property
-    def fps(self) -> float:
-        return self.frames_written / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 class Runner:
@@ -182,6 +98,7 @@ class Runner:
         self.q_display = FrameQueue(1, DropPolicy.LATEST) if display else None
         self.stats = LiveStats()
         self._stop = threading.Event()
+        self.started = False
         self._interrupted = False
         self._failure: WorkerFailure | None = None
         self._samples: dict[str, SampleWindow] = {}
@@ -340,6 +257,7 @@ class Runner:
 
     # -- main thread --------------------------------------------------------------------------
     def run(self) -> RunReport:
+        self.started = True
         # Our threads already keep the cores busy (decode, each pipeline segment, encode). OpenCV's
         # own worker pool on top of them mostly spins and steals time: on 2 cores, one OpenCV
         # thread per call measured 15-20% more fps at 720p and 1080p. Cores beyond our threads
@@ -359,9 +277,16 @@ class Runner:
         for worker in self._workers:
             worker.start()
         self._writer.start()
-        if self.display is not None:
-            self._display_loop()
-        self._join()
+        try:
+            if self.display is not None:
+                self._display_loop()
+            self._join()
+        except KeyboardInterrupt:
+            # no signal handler of ours is installed (the Python API, a notebook): stop as the
+            # command line's first Ctrl-C does, let the writer finalize the output, then re-raise
+            self.stop()
+            self._join()
+            raise
         elapsed = time.perf_counter() - t0
         if self._failure is not None:
             err = self._failure.error

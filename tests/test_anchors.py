@@ -1,4 +1,4 @@
-"""The published low-light anchors (tools/anchors.py): architectures, forward passes, loading, errors.
+"""The published low-light anchors (realtime_train/anchors.py): architectures, forward passes, loading, errors.
 
 Runs on random weights written by the tests themselves, so it needs PyTorch but not ../shared.
 """
@@ -14,10 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
-sys.path.insert(0, str(TOOLS))
-
-import anchors  # noqa: E402
+from realtime_train import anchors  # noqa: E402  (after the skip: the module needs torch to be useful)
 
 NAMES = list(anchors.ANCHORS)
 
@@ -185,10 +182,10 @@ def test_sci_divides_by_clamped_illumination() -> None:
 def test_import_and_torch_available_without_torch() -> None:
     """The module imports and reports a reason when torch is absent (it is an optional dependency)."""
     code = (
-        "import sys; sys.modules['torch'] = None; sys.path.insert(0, sys.argv[1]); import anchors; "
+        "import sys; sys.modules['torch'] = None; from realtime_train import anchors; "
         "r = anchors.torch_available(); assert isinstance(r, str) and 'PyTorch' in r, r; print(r)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(TOOLS)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "\n" not in proc.stdout.strip()
     assert anchors.torch_available() is None

@@ -11,7 +11,7 @@ import pytest
 from realtime.backends import Backend, available_backends
 from realtime.bench.measure import ResourceMonitor, rss_mb
 from realtime.cli import main
-from realtime.runner import Percentiles
+from realtime.stats import Percentiles
 
 METHOD_KEYS = {"method", "backend", "label", "pipeline", "refiner", "frames_per_run", "fps", "ratio_vs_ffmpeg",
                "stage_ms", "latency_ms", "dropped", "queue_high_water", "cpu_percent", "rss_mb"}

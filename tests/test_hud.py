@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime.config import resolve_config
-from realtime.pipeline import Pipeline
-from realtime.runner import LiveStats
-from realtime.sinks.hud import draw_hud, hud_lines, split_view
-from realtime.sinks.window import handle_key
+from realtime.assembly import PipelineSpec, build_pipeline
+from realtime.preview.hud import draw_hud, hud_lines, split_view
+from realtime.preview.window import PreviewControls, handle_key
+from realtime.stats import LiveStats
 
 
 def test_split_view_halves():
@@ -33,12 +32,16 @@ def test_hud_lists_stages_timings_and_drops():
 
 
 def test_keys_quit_split_and_toggle_stages():
-    pipeline = Pipeline(resolve_config("lowlight").build_stages())
-    assert handle_key(ord("q"), False, pipeline) == (False, False)
-    assert handle_key(27, True, pipeline) == (False, True)
-    assert handle_key(ord(" "), False, pipeline) == (True, True)
-    assert handle_key(ord("2"), False, pipeline) == (True, False)
+    pipeline = build_pipeline(PipelineSpec("lowlight"))  # the refiner is the fourth stage
+    controls = PreviewControls(lambda: pipeline.names, lambda: pipeline.enabled, pipeline.toggle)
+    assert handle_key(ord("q"), False, controls) == (False, False)
+    assert handle_key(27, True, controls) == (False, True)
+    assert handle_key(ord(" "), False, controls) == (True, True)
+    assert handle_key(ord("2"), False, controls) == (True, False)
     assert pipeline.enabled == (True, False, True, True)
-    handle_key(ord("2"), False, pipeline)
-    handle_key(ord("9"), False, pipeline)  # no 9th stage: ignored
+    handle_key(ord("4"), False, controls)
+    assert pipeline.names[3] == "refiner" and pipeline.enabled == (True, False, True, False)
+    handle_key(ord("2"), False, controls)
+    handle_key(ord("4"), False, controls)
+    handle_key(ord("9"), False, controls)  # no 9th stage: ignored
     assert pipeline.enabled == (True, True, True, True)

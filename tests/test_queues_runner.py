@@ -14,11 +14,12 @@ from realtime.errors import SourceError
 from realtime.frames import END_OF_STREAM, FramePacket
 from realtime.pipeline import Pipeline
 from realtime.queues import DropPolicy, FrameQueue, QueueClosed
-from realtime.runner import GIL_SWITCH_INTERVAL_S, InternalError, Runner, SampleWindow
+from realtime.runner import GIL_SWITCH_INTERVAL_S, InternalError, Runner
 from realtime.sinks.media import MediaSink
 from realtime.sinks.null import NullSink
 from realtime.sources.base import SourceInfo, SourceStats
 from realtime.sources.media import MediaSource
+from realtime.stats import SampleWindow
 from tests.media import read_video, write_clip
 
 

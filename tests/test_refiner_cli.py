@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import realtime
 from realtime.cli import main
 from realtime.refiner import default_model, tensorrt
 from tests.media import read_video, write_clip
 
 
-def test_the_refiner_model_is_shipped():
-    assert default_model().is_file(), "models/refiner.onnx must be in the checkout"
-    assert default_model(".keras").is_file(), "models/refiner.keras must be in the checkout"
+def test_the_refiner_model_is_package_data():
+    model = default_model()
+    assert model.is_file() and model.parent == Path(realtime.__file__).parent / "data", model
+    assert default_model(".keras").is_file(), "models/refiner.keras (the reference) must be in the checkout"
 
 
 def test_enhance_runs_the_refiner_after_its_own_stages(tmp_path, capsys):
@@ -21,7 +25,7 @@ def test_enhance_runs_the_refiner_after_its_own_stages(tmp_path, capsys):
     out_cls = tmp_path / "classical.mp4"
     assert main(["enhance", str(clip.path), "-o", str(out_ref), "--refiner", "onnxruntime"]) == 0
     err = capsys.readouterr().err
-    assert "stages: contrast -> denoise -> sharpen" in err  # lowlight's refiner_stages: no CLAHE
+    assert "stages: contrast -> denoise -> sharpen -> refiner (clahe left out" in err  # lowlight's refiner_stages
     assert "refiner: onnxruntime (CPUExecutionProvider)" in err and "refiner " in err.split("median ms/frame")[1]
     assert main(["enhance", str(clip.path), "-o", str(out_cls), "--refiner", "off", "--quiet"]) == 0
     times_ref, frames_ref, _ = read_video(out_ref)

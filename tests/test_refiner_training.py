@@ -17,18 +17,15 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT))
 
-import evaluate  # noqa: E402
-import export_refiner  # noqa: E402
-import refiner_data  # noqa: E402
-import train_refiner  # noqa: E402
-
-from models import refiner as arch  # noqa: E402
 from realtime.planes import Planes  # noqa: E402
 from realtime.refiner import load_refiner  # noqa: E402
 from realtime.refiner.transform import RefinerParams, apply_params  # noqa: E402
+from realtime_train import architecture as arch  # noqa: E402
+from realtime_train import data as refiner_data  # noqa: E402
+from realtime_train import evaluate  # noqa: E402
+from realtime_train import export as export_refiner  # noqa: E402
+from realtime_train import train as train_refiner  # noqa: E402
 from tests.media import write_clip  # noqa: E402
 
 
@@ -108,8 +105,8 @@ def test_onnx_export_matches_keras_and_loads_in_every_cpu_runtime(tmp_path, pert
     frame = Planes.from_bgr(_photo(5), subsample=False)
     ort = load_refiner("onnxruntime", onnx_path)
     ref = load_refiner("keras", onnx_path)
-    assert ort.name.startswith("onnxruntime") and ref.name.startswith("keras")
-    a, b = ort(frame, frame), ref(frame, frame)
+    assert ort.runtime.startswith("onnxruntime") and ref.runtime.startswith("keras")
+    a, b = ort.apply_planes(frame, frame), ref.apply_planes(frame, frame)
     assert np.abs(a.y.astype(int) - b.y).max() <= 1
 
 
@@ -165,6 +162,7 @@ def test_evaluate_runs_on_a_tiny_folder_and_a_clip(tmp_path, perturbed_model, ca
 
 def test_the_product_never_imports_tensorflow():
     code = ("import sys, numpy as np; from realtime.refiner.transform import RefinerParams; "
-            "import realtime.cli, realtime.pipeline, realtime.refiner, realtime.refiner.onnxruntime; "
+            "import realtime, realtime.cli, realtime.pipeline, realtime.refiner, realtime.refiner.onnxruntime, "
+            "realtime_train, realtime_train.degrade, realtime_train.data; "
             "sys.exit(1 if 'tensorflow' in sys.modules or 'keras' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -26,8 +26,7 @@ import pytest
 
 from realtime.backends import cuda_device_count
 from realtime.errors import ConfigError
-from realtime.planes import BGR_NATIVE, Planes, download, upload
-from realtime.sources.base import ColorInfo
+from realtime.planes import BGR_NATIVE, ColorInfo, Planes
 from realtime.stages import (
     PARAMS,
     STAGES,
@@ -280,12 +279,12 @@ def test_umat_planes_match_numpy(name: str, size: tuple[int, int], layout: str) 
     planes = video_planes(add_noise(darken(make_scene(*size)), 4.0), layout)
     fn = FUNCTIONS[name][1]
     expected = fn(planes)
-    device = upload(planes, cv2.UMat)
+    device = planes.to_backend(cv2.UMat)
     got = fn(device)
     assert all(isinstance(getattr(got, n), cv2.UMat) for n in ("y", "cb", "cr"))
     assert got.size == expected.size and got.chroma_size == expected.chroma_size and got.color == planes.color
-    assert_planes_equal(download(device), planes)  # the device input is not mutated either
-    _assert_close(_plane_diffs(download(got), expected), name)
+    assert_planes_equal(device.to_host(), planes)  # the device input is not mutated either
+    _assert_close(_plane_diffs(got.to_host(), expected), name)
 
 
 @pytest.mark.parametrize("size", SIZES[:2], ids=lambda s: f"{s[1]}x{s[0]}")
@@ -309,18 +308,18 @@ def test_umat_temporal_denoise_matches_numpy(scene: np.ndarray) -> None:
     state_np = state_um = None
     for planes in frames:
         out_np, state_np = temporal_denoise_planes(planes, state_np)
-        out_um, state_um = temporal_denoise_planes(upload(planes, cv2.UMat), state_um)
-    _assert_close(_plane_diffs(download(out_um), out_np), "denoise")
+        out_um, state_um = temporal_denoise_planes(planes.to_backend(cv2.UMat), state_um)
+    _assert_close(_plane_diffs(out_um.to_host(), out_np), "denoise")
 
 
 def test_umat_contrast_agrees_given_the_same_levels(scene: np.ndarray) -> None:
     """With the statistics taken out of the comparison, only rounding may differ (one level)."""
     planes = video_planes(darken(scene))
     levels = contrast_levels(planes)
-    got = download(apply_levels(upload(planes, cv2.UMat), levels))
+    got = apply_levels(planes.to_backend(cv2.UMat), levels).to_host()
     expected = apply_levels(planes, levels)
     assert max(int(d.max()) for d in _plane_diffs(got, expected)) <= 1
-    umat_levels = contrast_levels(upload(planes, cv2.UMat))
+    umat_levels = contrast_levels(planes.to_backend(cv2.UMat))
     assert abs(umat_levels.lo - levels.lo) <= 2 and abs(umat_levels.hi - levels.hi) <= 2
 
 
@@ -334,7 +333,7 @@ def test_cuda_matches_numpy(name: str, scene: np.ndarray) -> None:  # pragma: no
     diff = np.abs(bgr_fn(gpu).download().astype(np.int16) - bgr_fn(img).astype(np.int16))
     _assert_close([diff], name, factor=2.0)
     planes = video_planes(img)
-    got = download(planes_fn(upload(planes, cv2.cuda.GpuMat)))
+    got = planes_fn(planes.to_backend(cv2.cuda.GpuMat)).to_host()
     _assert_close(_plane_diffs(got, planes_fn(planes)), name, factor=2.0)
 
 
@@ -355,7 +354,7 @@ def test_planes_from_bgr_is_opencv_ycrcb_and_round_trips(scene: np.ndarray) -> N
 def test_planes_to_bgr_of_video_planes_is_the_matrix_conversion(scene: np.ndarray, layout: str) -> None:
     planes = video_planes(scene, layout)
     np.testing.assert_array_equal(planes_to_bgr(planes), planes.to_bgr())
-    got = planes_to_bgr(upload(planes, cv2.UMat))
+    got = planes_to_bgr(planes.to_backend(cv2.UMat))
     assert isinstance(got, cv2.UMat)
     # On a real OpenCL device (NVIDIA H200) the bilinear chroma upsampling rounds differently from
     # the CPU's: one level of Cb/Cr becomes up to ~2 levels of B or R through the matrix (measured
@@ -433,8 +432,8 @@ def test_temporal_state_of_other_sizes_or_backend_is_ignored(scene: np.ndarray) 
     assert_planes_equal(temporal_denoise_planes(planes, full_chroma_state)[0], denoise_planes(planes))
     # A host state with a device frame (backend switched): restart rather than fail.
     _, host_state = temporal_denoise_planes(planes, None)
-    got = temporal_denoise_planes(upload(planes, cv2.UMat), host_state)[0]
-    assert_planes_equal(download(got), denoise_planes(planes))
+    got = temporal_denoise_planes(planes.to_backend(cv2.UMat), host_state)[0]
+    assert_planes_equal(got.to_host(), denoise_planes(planes))
     # The class does the same when the stream's resolution changes mid-way.
     stage = Denoise()
     stage.apply_planes(video_planes(make_scene(48, 64)))
@@ -514,7 +513,7 @@ def test_params_accept_valid_mappings_and_keep_defaults() -> None:
 
 
 def test_unknown_stage_is_a_config_error_listing_valid_names() -> None:
-    message = "unknown stage 'blur'; valid stages: contrast, clahe, denoise, sharpen"
+    message = "unknown stage 'blur'; choose from contrast, clahe, denoise, sharpen, or name your own"
     with pytest.raises(ConfigError, match=message):
         make_stage("blur")
 

@@ -1,6 +1,6 @@
 """Time the refiner alone per frame at 720p, 1080p and 4K, split into its three parts.
 
-    python tools/bench_refiner.py [--model models/refiner.onnx] [--runtime onnxruntime] [--repeat 50]
+    python tools/bench_refiner.py [--model FILE.onnx] [--runtime onnxruntime] [--repeat 50]
 
 Parts, each timed alone: ``thumbnail`` (the two area-averaged 128x128 thumbnails the network
 sees), ``network`` (the runtime's inference on them) and ``apply`` (tone curve, gain and chroma on
@@ -19,11 +19,8 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import cv2
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realtime.memory import keep_freed_memory
 from realtime.planes import HD_COLOR, Planes
@@ -81,7 +78,7 @@ def stream_ms(refiner: LearnedRefiner, planes: Planes, frames: int) -> tuple[lis
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", help="refiner ONNX (default: models/refiner.onnx)")
+    ap.add_argument("--model", help="refiner ONNX (default: the shipped one)")
     ap.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "tensorrt", "keras"))
     ap.add_argument("--repeat", type=int, default=100, help="runs of each part, and frames in the stream")
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (the pipeline uses 1 per call)")

@@ -34,9 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 
 def probe(results: dict, name: str, fn: Callable[[], object]) -> None:
     try:
@@ -165,6 +162,21 @@ def driver_libraries() -> str:
     return ", ".join(found) + f"; OpenCL ICDs: {', '.join(vendors) or 'none'}"
 
 
+def onnxruntime_tensorrt() -> str:
+    """The refiner on ONNX Runtime's TensorRT provider, as ``--refiner tensorrt`` runs it."""
+    from realtime.refiner import default_model
+    from realtime.refiner.tensorrt import tensorrt_analyser
+
+    t0 = time.perf_counter()
+    analyser = tensorrt_analyser(default_model())  # raises, with the reason, where it cannot run
+    built = time.perf_counter() - t0
+    thumb = np.random.default_rng(0).random((1, 128, 128, 6), dtype=np.float32)
+    t0 = time.perf_counter()
+    for _ in range(100):
+        analyser(thumb)
+    return f"{analyser.name}: engine ready in {built:.1f} s, {(time.perf_counter() - t0) * 10:.2f} ms per analysis"
+
+
 def onnxruntime_cuda() -> str:
     import onnxruntime as ort
 
@@ -172,9 +184,10 @@ def onnxruntime_cuda() -> str:
     if "CUDAExecutionProvider" not in providers:
         raise RuntimeError(f"onnxruntime {ort.__version__} providers: {', '.join(providers)} (no CUDA; "
                            "that needs onnxruntime-gpu)")
+    from realtime.refiner import default_model
     from realtime.refiner.onnxruntime import OnnxRuntimeAnalyser
 
-    analyser = OnnxRuntimeAnalyser(ROOT / "models" / "refiner.onnx")
+    analyser = OnnxRuntimeAnalyser(default_model())
     thumb = np.random.default_rng(0).random((1, 128, 128, 6), dtype=np.float32)
     analyser(thumb)
     t0 = time.perf_counter()
@@ -198,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     probe(results, "opencv opencl", opencl_devices)
     probe(results, "opencv cuda", opencv_cuda)
     probe(results, "onnxruntime cuda", onnxruntime_cuda)
+    probe(results, "onnxruntime tensorrt", onnxruntime_tensorrt)
 
     frames = synthetic_frames(1920, 1080, args.frames)
     sw = args.clip_dir / "synthetic_1080p.mp4"

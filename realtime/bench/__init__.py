@@ -22,7 +22,7 @@ can be run unchanged on every machine.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import re
 import statistics
 import sys
@@ -30,17 +30,38 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from realtime.bench import machine
 from realtime.bench.measure import BASELINE_CHAIN, Run, decode_only, ffmpeg_chain, open_video, pipeline_run
 from realtime.errors import BackendError, ConfigError, SourceError
 from realtime.sources import is_live_spec
 
-__all__ = ["run_bench"]
+if TYPE_CHECKING:
+    from realtime.assembly import PipelineSpec
+
+__all__ = ["BenchOptions", "run_bench"]
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 DEFAULT_SYNTHETIC_FRAMES = 120
 DEFAULT_LIVE_FRAMES = 300
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    """What ``realtime bench`` measures and how often (the pipeline itself is a PipelineSpec)."""
+
+    input: str | None = None
+    synthetic: str | None = None
+    frames: int | None = None
+    warmup: int = 10
+    repeat: int = 3
+    backend: str = "auto"
+    decoder: str = "software"
+    no_baseline: bool = False
+    methods: str = "decode,ffmpeg,classical,full"
+    json: str | None = None
+    plot: str | None = None
 
 
 @dataclass(slots=True)
@@ -144,21 +165,21 @@ def _usable_backend(name: str) -> tuple[str | None, str | None]:
         return None, str(e)
 
 
-def _inputs(args: argparse.Namespace, tmp: Path) -> list[Input]:
+def _inputs(opts: BenchOptions, tmp: Path) -> list[Input]:
     inputs: list[Input] = []
-    if args.input:
-        if is_live_spec(args.input):
-            inputs.append(Input(args.input, args.input, live=True))
+    if opts.input:
+        if is_live_spec(opts.input):
+            inputs.append(Input(opts.input, opts.input, live=True))
         else:
-            if not Path(args.input).is_file():
-                raise SourceError(f"input not found: {args.input}")
-            inputs.append(Input(args.input, args.input, live=False))
-    if args.synthetic:
-        frames = args.frames or DEFAULT_SYNTHETIC_FRAMES
-        for w, h in _parse_sizes(args.synthetic):
+            if not Path(opts.input).is_file():
+                raise SourceError(f"input not found: {opts.input}")
+            inputs.append(Input(opts.input, opts.input, live=False))
+    if opts.synthetic:
+        frames = opts.frames or DEFAULT_SYNTHETIC_FRAMES
+        for w, h in _parse_sizes(opts.synthetic):
             path = tmp / f"synthetic_{w}x{h}.mp4"
             print(f"bench: rendering {frames} synthetic {w}x{h} frames to H.264", file=sys.stderr)
-            write_synthetic_clip(path, w, h, frames + args.warmup)
+            write_synthetic_clip(path, w, h, frames + opts.warmup)
             inputs.append(Input(f"synthetic {w}x{h}", str(path), live=False))
     if not inputs:
         raise ConfigError("bench needs an INPUT (file, camera, synthetic:WxH@FPS) or --synthetic WxH[,WxH...]")
@@ -174,15 +195,16 @@ def _inputs(args: argparse.Namespace, tmp: Path) -> list[Input]:
     return inputs
 
 
-def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> dict[str, object]:
-    frames = args.frames or (DEFAULT_LIVE_FRAMES if item.live else None)
+def _bench_input(item: Input, backends: list[str], opts: BenchOptions,
+                 base_spec: PipelineSpec) -> dict[str, object]:
+    frames = opts.frames or (DEFAULT_LIVE_FRAMES if item.live else None)
     methods: list[Method] = []
     skipped: list[dict[str, str]] = []
-    wanted = set(args.methods.split(","))
+    wanted = set(opts.methods.split(","))
     if not item.live:
         if "decode" in wanted:
             methods.append(Method("decode", None, "decode only (PyAV -> planes)"))
-        if not args.no_baseline and "ffmpeg" in wanted:
+        if not opts.no_baseline and "ffmpeg" in wanted:
             methods.append(Method("ffmpeg", None, f"FFmpeg {BASELINE_CHAIN} (PyAV filter graph)"))
     else:
         skipped.append({"method": "decode, ffmpeg", "why": "a live source cannot be replayed for a baseline"})
@@ -194,25 +216,26 @@ def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> 
             continue
         if "classical" in wanted:
             methods.append(Method("classical", value, f"realtime classical stages [{value}]"))
-        if args.refiner != "off" and "full" in wanted:
+        if base_spec.refiner != "off" and "full" in wanted:
             methods.append(Method("full", value, f"realtime full pipeline [{value}]"))
-    warmup = args.warmup
+    warmup = opts.warmup
     n_frames = frames + warmup if frames is not None else None
-    for rep in range(args.repeat):
+    for rep in range(opts.repeat):
         for m in methods:
             if m.name == "decode":
                 m.runs.append(decode_only(item.spec, n_frames, warmup))
             elif m.name == "ffmpeg":
                 m.runs.append(ffmpeg_chain(item.spec, n_frames, warmup))
             else:
-                run, m.pipeline, m.refiner = pipeline_run(item.spec, n_frames, warmup, m.backend or "auto",
-                                                          m.name == "full", args)
+                spec = dataclasses.replace(base_spec, backend=m.backend or "auto",
+                                           refiner=base_spec.refiner if m.name == "full" else "off")
+                run, m.pipeline, m.refiner = pipeline_run(item.spec, n_frames, warmup, spec, opts.decoder)
                 m.runs.append(run)
         line = ", ".join(f"{m.name}{f' [{m.backend}]' if m.backend else ''} {m.runs[-1].fps:.1f}" for m in methods)
-        print(f"bench: {item.label}: run {rep + 1}/{args.repeat}: {line} fps", file=sys.stderr)
-    full_missing = args.refiner != "off" and any(m.name == "full" and m.refiner is None for m in methods)
+        print(f"bench: {item.label}: run {rep + 1}/{opts.repeat}: {line} fps", file=sys.stderr)
+    full_missing = base_spec.refiner != "off" and any(m.name == "full" and m.refiner is None for m in methods)
     if full_missing:
-        # choose_refiner found no model (auto): the "full" rows ran the classical stages; drop them
+        # the spec turned the refiner off (the "off" preset): the "full" rows ran the classical stages
         methods = [m for m in methods if not (m.name == "full" and m.refiner is None)]
         skipped.append({"method": "full", "why": "no refiner available (see realtime doctor)"})
     if not item.live:
@@ -230,27 +253,32 @@ def _bench_input(item: Input, backends: list[str], args: argparse.Namespace) -> 
 METHODS = ("decode", "ffmpeg", "classical", "full")
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def run_bench(opts: BenchOptions, base_spec: PipelineSpec | None = None) -> int:
+    """Run the benchmark and print its report; ``base_spec`` is the pipeline (backend and refiner
+    are set per method from ``opts``)."""
     from realtime.bench.report import print_report, write_json
 
-    unknown = set(args.methods.split(",")) - set(METHODS)
+    unknown = set(opts.methods.split(",")) - set(METHODS)
     if unknown:
         raise ConfigError(f"unknown method {sorted(unknown)[0]!r} for --methods; choose from {', '.join(METHODS)}")
-    backends = _backends(args.backend)
+    backends = _backends(opts.backend)
+    from realtime.assembly import PipelineSpec
+
+    base_spec = base_spec or PipelineSpec()
     info = machine.describe()
     with tempfile.TemporaryDirectory(prefix="realtime-bench-") as tmp:
-        inputs = _inputs(args, Path(tmp))
-        results = [_bench_input(item, backends, args) for item in inputs]
-    settings = {"repeat": args.repeat, "warmup_frames": args.warmup, "frames": args.frames, "preset": args.preset,
-                "backends": backends, "refiner": args.refiner, "methods": args.methods.split(","),
-                "decoder": args.decoder}
+        inputs = _inputs(opts, Path(tmp))
+        results = [_bench_input(item, backends, opts, base_spec) for item in inputs]
+    settings = {"repeat": opts.repeat, "warmup_frames": opts.warmup, "frames": opts.frames, "preset": base_spec.preset,
+                "backends": backends, "refiner": base_spec.refiner, "methods": opts.methods.split(","),
+                "decoder": opts.decoder}
     report = {"machine": info, "settings": settings, "results": results}
     print_report(report)
-    if args.json:
-        write_json(report, args.json)
-    if args.plot:
+    if opts.json:
+        write_json(report, opts.json)
+    if opts.plot:
         from realtime.bench.plot import write_plot
 
-        write_plot(report, args.plot)
-        print(f"plot: {args.plot}")
+        write_plot(report, opts.plot)
+        print(f"plot: {opts.plot}")
     return 0

@@ -9,17 +9,20 @@ initialisation (ONNX Runtime's first inference, OpenCL kernel builds) and fillin
 
 from __future__ import annotations
 
-import argparse
 import resource
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
 from realtime.errors import SourceError
-from realtime.runner import Percentiles, RunReport
+from realtime.stats import Percentiles, RunReport
+
+if TYPE_CHECKING:
+    from realtime.assembly import PipelineSpec
 
 BASELINE_CHAIN = "normalize,atadenoise,unsharp"
 MAX_TIMELINE = 7200  # two hours of one-second RSS samples
@@ -182,25 +185,20 @@ def ffmpeg_chain(path: str, frames: int | None, warmup: int, chain: str = BASELI
     return Run(clock.count, clock.fps(), mon.result)
 
 
-def pipeline_run(source_spec: str, frames: int | None, warmup: int, backend: str, refined: bool,
-                 args: argparse.Namespace) -> tuple[Run, str, str | None]:
-    """Our threaded runner into a null sink: (run, pipeline description, refiner name)."""
-    from realtime.backends import resolve_backend
-    from realtime.config import resolve_config
-    from realtime.pipeline import Pipeline
-    from realtime.refiner import choose_refiner
+def pipeline_run(source_spec: str, frames: int | None, warmup: int, spec: PipelineSpec,
+                 decoder: str = "software") -> tuple[Run, str, str | None]:
+    """Our threaded runner into a null sink: (run, pipeline description, refiner runtime)."""
+    from realtime.assembly import build_pipeline
     from realtime.runner import Runner
     from realtime.sinks.null import NullSink
     from realtime.sources import SourceOptions, open_source
 
-    config = resolve_config(args.preset, args.config, args.stages)
-    refiner = choose_refiner(config, args) if refined else None
-    pipeline = Pipeline(config.build_stages(refined=refiner is not None), backend=resolve_backend(backend),
-                        refiner=refiner)
-    source = open_source(source_spec, SourceOptions(audio=False, frames=frames, decoder=args.decoder))
+    pipeline = build_pipeline(spec)
+    source = open_source(source_spec, SourceOptions(audio=False, frames=frames, decoder=decoder))
     runner = Runner(source, pipeline, [NullSink()], max_frames=frames, warmup_frames=warmup)
     with ResourceMonitor() as mon:
         report: RunReport = runner.run()
     run = Run(report.frames_written, report.steady_fps, mon.result, report.stage_stats, report.latency,
               report.dropped, report.queue_high_water)
-    return run, pipeline.describe(), refiner.name if refiner else None
+    refiner = pipeline.refiner
+    return run, pipeline.describe(), refiner.runtime if refiner else None

@@ -1,6 +1,6 @@
 """``--plot FILE.png``: fps across inputs for every method, and where each pipeline's time goes.
 
-matplotlib is only needed for this (``pip install realtime[plot]``); without it ``--plot`` is a
+matplotlib is only needed for this (``pip install 'realtime-enhance[plot]'``); without it ``--plot`` is a
 one-line error, and the table and JSON are still written.
 """
 
@@ -18,7 +18,7 @@ def write_plot(report: dict, path: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:
-        raise ConfigError("--plot needs matplotlib: pip install 'realtime[plot]' (or matplotlib)") from e
+        raise ConfigError("--plot needs matplotlib: pip install 'realtime-enhance[plot]' (or matplotlib)") from e
     results = report["results"]
     labels = [f"{r['input']}" for r in results]
     methods = list(dict.fromkeys(m["label"] for r in results for m in r["methods"]))

@@ -1,43 +1,47 @@
-"""Choosing and loading the learned refiner (``--refiner auto|onnxruntime|tensorrt|keras|off``).
+"""Choosing and loading the learned refiner (``auto``, ``onnxruntime``, ``tensorrt``, ``keras``, ``off``).
 
-``auto`` takes the fastest runtime this machine can run: TensorRT when it and an NVIDIA GPU are
-present, else ONNX Runtime (its CUDA provider when onnxruntime-gpu is installed, else the CPU), and
-says why when TensorRT is installed but cannot run or fails. Naming a runtime that cannot run is
-an error, not a silent switch. If no model file can be found, ``auto`` runs the classical stages
-alone and says so.
+``auto`` takes the fastest runtime this machine can run: TensorRT (through ONNX Runtime's TensorRT
+provider) when it is there, else ONNX Runtime (its CUDA provider with onnxruntime-gpu, else the
+CPU), and says why when a GPU runtime is installed but cannot run. Naming a runtime that cannot run
+is an error, not a silent switch.
+
+The shipped model is package data (``realtime/data/refiner.onnx``), so any install of the package
+(editable, a wheel, pipx) has it; ``$REALTIME_REFINER_MODEL`` or an explicit path replaces it. The
+Keras file is the training reference and is not shipped: ``keras`` looks for it beside the ONNX
+model, then in a source checkout's ``models/``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from argparse import Namespace
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from realtime.errors import ModelError
-from realtime.refiner.base import Analyser, Refiner
+from realtime.refiner.base import Analyser
 from realtime.refiner.learned import LearnedRefiner
 
-if TYPE_CHECKING:
-    from realtime.config import PipelineConfig
-
-__all__ = ["REFINER_CHOICES", "Refiner", "choose_refiner", "default_model", "load_refiner"]
+__all__ = ["REFINER_CHOICES", "LearnedRefiner", "default_model", "load_refiner"]
 
 REFINER_CHOICES = ("auto", "onnxruntime", "tensorrt", "keras", "off")
 MODEL_ENV = "REALTIME_REFINER_MODEL"
-_MODELS = Path(__file__).resolve().parents[2] / "models"
+#: where a source checkout keeps the Keras reference (not part of the installed package)
+_CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def default_model(suffix: str = ".onnx") -> Path:
-    """The shipped model in a source checkout (``models/refiner.onnx``), or ``$REALTIME_REFINER_MODEL``.
+    """The model a run uses when none is named: ``$REALTIME_REFINER_MODEL``, else the shipped one.
 
-    The environment variable names the ONNX file; the Keras file is looked for beside it.
+    ``suffix=".keras"`` asks for the Keras reference: beside that ONNX file, else in the checkout.
     """
+    import os
+
     env = os.environ.get(MODEL_ENV)
-    base = Path(env) if env else _MODELS / "refiner.onnx"
-    return base.with_suffix(suffix)
+    onnx = Path(env) if env else Path(str(resources.files("realtime").joinpath("data", "refiner.onnx")))
+    if suffix == ".onnx":
+        return onnx
+    beside = onnx.with_suffix(suffix)
+    return beside if env or beside.is_file() else _CHECKOUT_MODELS / f"refiner{suffix}"
 
 
 def _analyser(choice: str, model: Path) -> Analyser:
@@ -46,40 +50,35 @@ def _analyser(choice: str, model: Path) -> Analyser:
 
         return OnnxRuntimeAnalyser(model)
     if choice == "tensorrt":
-        from realtime.refiner.tensorrt import TensorRTAnalyser
+        from realtime.refiner.tensorrt import tensorrt_analyser
 
-        return TensorRTAnalyser(model)
+        return tensorrt_analyser(model)
     from realtime.refiner.keras import KerasAnalyser
 
-    return KerasAnalyser(model.with_suffix(".keras"))
+    return KerasAnalyser(model)
 
 
-def choose_refiner(config: PipelineConfig, args: Namespace,
-                   notify: Callable[[str], None] | None = None) -> Refiner | None:
-    """The refiner for a command line: ``--refiner`` / ``--refiner-model``, unless the preset says off."""
-    if args.refiner == "auto" and config.refiner == "off":
-        return None
-    return load_refiner(args.refiner, getattr(args, "refiner_model", None), notify)
-
-
-def load_refiner(choice: str, model: str | Path | None = None,
-                 notify: Callable[[str], None] | None = None) -> Refiner | None:
-    """The refiner for ``--refiner``; None means classical stages only.
+def load_refiner(choice: str = "auto", model: str | Path | None = None,
+                 notify: Callable[[str], None] | None = None) -> LearnedRefiner | None:
+    """The refiner stage for ``choice``; None for ``off``.
 
     ``notify`` receives one line for each runtime ``auto`` skipped and why.
+
+    Raises:
+        ModelError: an unknown choice, a missing model, or a named runtime that cannot run.
     """
     if choice not in REFINER_CHOICES:
         raise ModelError(f"unknown refiner {choice!r}; choose from {', '.join(REFINER_CHOICES)}")
     if choice == "off":
         return None
     say = notify or (lambda _line: None)
-    path = Path(model) if model else default_model()
-    if choice == "keras":
+    path = Path(model) if model else default_model(".keras" if choice == "keras" else ".onnx")
+    if choice == "keras" and path.suffix != ".keras":
         path = path.with_suffix(".keras")
     if not path.is_file():
-        if choice == "auto" and model is None:
-            say(f"refiner: no model at {path}; running the classical stages alone")
-            return None
+        if choice == "keras" and model is None:
+            raise ModelError(f"the keras reference runtime needs refiner.keras, which installed packages do not "
+                             f"ship (looked at {path}); give the file as the refiner model")
         raise ModelError(f"refiner model not found: {path}")
     if choice != "auto":
         return LearnedRefiner(_analyser(choice, path))
@@ -91,7 +90,17 @@ def load_refiner(choice: str, model: str | Path | None = None,
             return LearnedRefiner(_analyser("tensorrt", path))
         except ModelError as e:
             say(f"refiner: TensorRT failed ({e}); falling back to ONNX Runtime")
-    elif importlib.util.find_spec("tensorrt") is not None:
-        # installed but unusable (no GPU, no cuda-python) is worth a line; absent is the normal CPU case
+    elif _has_gpu_onnxruntime():
+        # a GPU build without TensorRT is worth a line; the CPU build is the normal case
         say(f"refiner: TensorRT skipped ({reason})")
     return LearnedRefiner(_analyser("onnxruntime", path))
+
+
+def _has_gpu_onnxruntime() -> bool:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    from realtime.refiner.onnxruntime import CUDA_PROVIDER
+
+    return CUDA_PROVIDER in ort.get_available_providers()

@@ -1,4 +1,9 @@
-"""The refiner the pipeline holds: thumbnails -> any analyser runtime -> smoothed parameters -> planes.
+"""The refiner as the pipeline's last stage: thumbnails -> an analyser runtime -> smoothed parameters -> planes.
+
+It is an ordinary :class:`~realtime.stages.Stage` named ``refiner``: its per-pixel work
+(:func:`~realtime.refiner.transform.apply_params`) is dispatched by the planes' array type like
+the classical stages' kernels (host and OpenCL), and it is the one stage that also looks at the
+frame as it was read (``wants_original``).
 
 Temporal stability comes from three things. The analyser sees area-averaged thumbnails, so sensor
 noise barely moves its answer. Its answer is a global curve, a chroma transform and a 16x16 gain
@@ -18,6 +23,8 @@ alone: 0.098); the full 720p pipeline on 2 cores used 2% less CPU a frame.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -39,6 +46,12 @@ _BLOCKS = 16
 
 
 class LearnedRefiner:
+    """The learned refiner stage; ``runtime`` names the analyser that runs its network."""
+
+    name: ClassVar[str] = "refiner"
+    array_types: ClassVar[tuple[type, ...]] = apply_params.supported_types
+    wants_original: ClassVar[bool] = True
+
     def __init__(self, analyser: Analyser, *, smoothing: float = DEFAULT_SMOOTHING,
                  scene_cut: float = DEFAULT_SCENE_CUT, analyse_every: int = DEFAULT_ANALYSE_EVERY) -> None:
         if not 0.0 <= smoothing < 1.0:
@@ -49,7 +62,7 @@ class LearnedRefiner:
         self.smoothing = smoothing
         self.scene_cut = scene_cut
         self.analyse_every = analyse_every
-        self.name = analyser.name
+        self.runtime = analyser.name
         self._params: RefinerParams | None = None
         self._blocks: np.ndarray | None = None
         self._since = 0  # frames since the last analysis
@@ -74,5 +87,15 @@ class LearnedRefiner:
             self._params, self._since = params, 0
         return self._params
 
-    def __call__(self, planes: Planes, original: Planes) -> Planes:
+    @property
+    def last_params(self) -> RefinerParams | None:
+        """What the refiner applied to the last frame (None after a reset): for ``trace``."""
+        return self._params
+
+    def apply_planes(self, planes: Planes, original: Planes) -> Planes:
         return apply_params(planes, self.params_for(planes, original), self._scratch)
+
+    __call__ = apply_planes
+
+    def __repr__(self) -> str:
+        return f"LearnedRefiner({self.runtime!r}, analyse_every={self.analyse_every})"

@@ -1,26 +1,32 @@
-"""The refiner's network run by ONNX Runtime: the CPU default, and CUDA when onnxruntime-gpu has it.
+"""The refiner's network run by ONNX Runtime: the CPU default, CUDA when onnxruntime-gpu has it.
 
 The network only analyses two 128x128 thumbnails (about 12 M multiply-adds), so on a CPU one
-intra-op thread is enough and leaves the other cores to the pipeline's threads.
+intra-op thread is enough and leaves the other cores to the pipeline's threads. The TensorRT
+runtime (``tensorrt.py``) is this class with TensorRT's provider in front.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from realtime.errors import ModelError
-from realtime.refiner.transform import OUTPUTS, RefinerParams
+from realtime.refiner.transform import OUTPUTS, THUMB, RefinerParams
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
 
-class OnnxRuntimeAnalyser:
-    """Runs ``refiner.onnx``; ``providers`` defaults to CUDA when available, else CPU."""
+def _provider_name(entry: Any) -> str:
+    return entry[0] if isinstance(entry, tuple) else entry
 
-    def __init__(self, model: str | Path, providers: list[str] | None = None, threads: int = 1) -> None:
+
+class OnnxRuntimeAnalyser:
+    """Runs the refiner's ONNX graph; ``providers`` defaults to CUDA when available, else CPU."""
+
+    def __init__(self, model: str | Path, providers: list[Any] | None = None, threads: int = 1) -> None:
         try:
             import onnxruntime as ort
         except ImportError as e:
@@ -40,7 +46,16 @@ class OnnxRuntimeAnalyser:
         if not set(OUTPUTS) <= names or [i.name for i in self.session.get_inputs()] != ["thumb"]:
             raise ModelError(f"{model} is not a refiner model: expected input 'thumb' and outputs {', '.join(OUTPUTS)}")
         self.provider = self.session.get_providers()[0]
+        self.requested = [_provider_name(p) for p in providers]
         self.name = f"onnxruntime ({self.provider})"
+
+    def warm_up(self) -> None:
+        """One inference, so lazy initialisation (a TensorRT engine build) happens now."""
+        try:
+            self(np.zeros((1, THUMB, THUMB, 6), np.float32))
+        except Exception as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ModelError(f"the refiner's first inference failed on {self.provider}: {first}") from e
 
     def __call__(self, thumb: np.ndarray) -> RefinerParams:
         knots, color, gain = self.session.run(OUTPUTS, {"thumb": np.ascontiguousarray(thumb, dtype=np.float32)})

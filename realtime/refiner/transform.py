@@ -1,11 +1,11 @@
 """What every refiner runtime shares: the analyser's input, its parameters, and applying them to planes.
 
-The network (``models/refiner.py``) only ever sees two 128x128 thumbnails; it answers with a luma
+The network (``realtime_train/architecture.py``) only ever sees two 128x128 thumbnails; it answers with a luma
 tone curve, a chroma transform and a coarse gain map (:class:`RefinerParams`). Applying those is
 done here, on the frame's own Y'CbCr planes: a lookup table on Y, one multiply by a smooth gain,
 and a few operations on the chroma planes at their own (usually quarter) size. That keeps the
 refiner's cost nearly flat as resolution grows and spares the BGR round trip a pixel network would
-need. :func:`apply_params` is the NumPy twin of ``models.refiner.apply_transform`` (what training
+need. :func:`apply_params` is the NumPy twin of ``realtime_train.architecture.apply_transform`` (what training
 differentiates through); a test keeps them in agreement.
 """
 
@@ -17,7 +17,9 @@ import functools
 import cv2
 import numpy as np
 
-from realtime.planes import Planes, bgr_matrix, is_full_range, luma_range, plane_size
+from realtime.backends import plane_size
+from realtime.planes import Planes, bgr_matrix, is_full_range, luma_range
+from realtime.stages._dispatch import dispatched
 
 THUMB = 128  # side of the square thumbnails the analyser sees
 RATIO_EPS = 0.05  # keeps chroma's follow-the-luma ratio from exploding in near-black areas
@@ -95,7 +97,7 @@ def _chroma_scale(planes: Planes) -> float:
     return 255.0 if is_full_range(planes.color) else 224.0
 
 
-def _luma_lut(params: RefinerParams, lo: int, span: float) -> np.ndarray:
+def luma_lut(params: RefinerParams, lo: int, span: float) -> np.ndarray:
     """The tone curve for every 8-bit code, in levels above black (0..span), float32 for cv2.LUT."""
     k = len(params.knots) - 1
     codes = np.clip((np.arange(256, dtype=np.float32) - lo) / span, 0.0, 1.0)
@@ -158,17 +160,28 @@ def _offset(plane, offset: float, dst: np.ndarray | None):
     return np.add(plane, np.float32(offset), out=dst)
 
 
+@dispatched(planes=True)
 def apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None = None) -> Planes:
     """Refined planes: tone curve and gain on Y, then chroma made to follow Y and recoloured.
 
-    Works on host planes (``np.ndarray``) and on OpenCL planes (``cv2.UMat``) alike: every step is
-    an OpenCV call, so on a GPU backend the frame is refined where the stages left it and is
-    downloaded once, afterwards. Luma costs one table lookup, the gain's upsampling and one multiply
-    that rounds straight to 8 bits (plus two 8-bit passes for limited range's black and white
-    levels); the chroma work runs at chroma size (a quarter of the pixels for 4:2:0), with the
-    8-bit to float conversions, the centring on 128 and the constant terms folded into the
-    arithmetic calls' offsets and output types rather than spent as passes of their own. On the
-    host every float temporary lives in ``scratch``; only the three output planes are new arrays.
+    One kernel serves host planes (``np.ndarray``) and OpenCL planes (``cv2.UMat``): every step is
+    an OpenCV call that takes either, so on a GPU backend the frame is refined where the stages
+    left it and is downloaded once, afterwards. There is no ``cv2.cuda`` kernel: on that backend
+    the pipeline brings the frame to the host first.
+    """
+    raise NotImplementedError  # body never runs: the registered kernel does the work
+
+
+@apply_params.kernel(np.ndarray, cv2.UMat)
+def _apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None = None) -> Planes:
+    """The refiner's apply on host or OpenCL planes (see :func:`apply_params`).
+
+    Luma costs one table lookup, the gain's upsampling and one multiply that rounds straight to 8
+    bits (plus two 8-bit passes for limited range's black and white levels); the chroma work runs at
+    chroma size (a quarter of the pixels for 4:2:0), with the 8-bit to float conversions, the
+    centring on 128 and the constant terms folded into the arithmetic calls' offsets and output
+    types rather than spent as passes of their own. On the host every float temporary lives in
+    ``scratch``; only the three output planes are new arrays.
     """
     host = isinstance(planes.y, np.ndarray)
     store = scratch or Scratch()
@@ -176,7 +189,7 @@ def apply_params(planes: Planes, params: RefinerParams, scratch: Scratch | None 
     lo, hi = luma_range(planes.color)
     span = float(hi - lo)
     h, w = plane_size(planes.y)
-    lut = store.derived(params, ("lut", lo, span), lambda: _luma_lut(params, lo, span))
+    lut = store.derived(params, ("lut", lo, span), lambda: luma_lut(params, lo, span))
     y_lvl = cv2.LUT(planes.y, lut, dst=buf("y_lvl", (h, w)))  # levels above black
     gain = store.derived(params, ("gain", host, h, w), lambda: _full_gain(params, (h, w), host, buf("gain", (h, w))))
     y8 = cv2.multiply(y_lvl, gain, dtype=cv2.CV_8U)  # rounded and saturated at 255 in the same pass

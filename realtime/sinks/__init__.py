@@ -1,14 +1,4 @@
-"""Sinks: turn the OUTPUT argument into something frames can be written to.
-
-| OUTPUT                                   | sink                                         |
-|------------------------------------------|----------------------------------------------|
-| ``out.mp4``, ``out.mkv``, ``out.mov`` …  | encoded video (H.264 by default), audio copied |
-| ``udp://host:port``, ``srt://…``         | MPEG-TS stream                               |
-| ``rtmp://server/app/key``                | FLV stream                                   |
-| ``out.png``, ``out.jpg`` …               | one image (the input must be one image)      |
-| ``folder/`` (or an existing folder)      | one image per frame, input names kept        |
-| ``null:``                                | discard (benchmarks)                         |
-"""
+"""Sinks: an OUTPUT (see :mod:`realtime.targets` for what each string means) opened for writing frames."""
 
 from __future__ import annotations
 
@@ -18,8 +8,9 @@ from pathlib import Path
 
 from realtime.errors import ConfigError, SinkError
 from realtime.sinks.base import Sink, SinkReport
-from realtime.sinks.media import EncoderOptions, is_stream_url
+from realtime.sinks.media import EncoderOptions
 from realtime.sources.base import SourceInfo
+from realtime.targets import OutputKind, OutputTarget, parse_output
 
 __all__ = ["EncoderOptions", "Sink", "SinkOptions", "SinkReport", "open_sink"]
 
@@ -31,37 +22,32 @@ class SinkOptions:
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
 
 
-def _is_folder_target(target: str) -> bool:
-    return target.endswith(("/", os.sep)) or os.path.isdir(target) or not Path(target).suffix
-
-
-def open_sink(target: str, info: SourceInfo, options: SinkOptions | None = None) -> Sink:
+def open_sink(target: str | OutputTarget, info: SourceInfo, options: SinkOptions | None = None) -> Sink:
     """Open OUTPUT for frames shaped like ``info``, or raise ``SinkError``/``ConfigError`` first."""
     from realtime.sinks.images import ImageFileSink, ImageFolderSink
-    from realtime.sinks.media import MediaSink
+    from realtime.sinks.media import MediaSink, check_output_path
     from realtime.sinks.null import NullSink
-    from realtime.sources.images import is_image_path
 
+    out = target if isinstance(target, OutputTarget) else parse_output(target)
     opts = options or SinkOptions()
-    if target in ("null", "null:"):
+    spec = out.spec
+    if out.kind is OutputKind.NULL:
         return NullSink()
-    if is_stream_url(target):
-        return MediaSink(target, info, opts.encoder, audio=opts.audio)
-    if os.path.exists(info.name) and os.path.exists(target) and os.path.samefile(info.name, target):
-        raise SinkError(f"output {target} is the input; choose another name")
-    if _is_folder_target(target):
-        parent = Path(target.rstrip("/" + os.sep) or ".").parent
+    if out.kind is OutputKind.STREAM:
+        return MediaSink(spec, info, opts.encoder, audio=opts.audio)
+    if os.path.exists(info.name) and os.path.exists(spec) and os.path.samefile(info.name, spec):
+        raise SinkError(f"output {spec} is the input; choose another name")
+    if out.kind is OutputKind.FOLDER:
+        parent = Path(spec.rstrip("/" + os.sep) or ".").parent
         if not parent.is_dir():
             raise SinkError(f"output folder does not exist: {parent}")
-        return ImageFolderSink(target, default_ext=".png")
-    if is_image_path(target):
+        return ImageFolderSink(spec, default_ext=".png")
+    if out.kind is OutputKind.IMAGE:
         if info.kind != "image":
             raise ConfigError(
-                f"{target} is a single image but the input is a {info.kind}; give a folder as OUTPUT "
+                f"{spec} is a single image but the input is a {info.kind}; give a folder as OUTPUT "
                 "to write one image per frame, or a video file"
             )
-        from realtime.sinks.media import check_output_path
-
-        check_output_path(target, overwrite=opts.overwrite)
-        return ImageFileSink(target)
-    return MediaSink(target, info, opts.encoder, overwrite=opts.overwrite, audio=opts.audio)
+        check_output_path(spec, overwrite=opts.overwrite)
+        return ImageFileSink(spec)
+    return MediaSink(spec, info, opts.encoder, overwrite=opts.overwrite, audio=opts.audio)

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from realtime.frames import FramePacket, PassthroughPacket
+from realtime.stats import SinkReport
 
-
-@dataclass(slots=True)
-class SinkReport:
-    """What a sink did, so the CLI can tell the user exactly what is on disk."""
-
-    target: str
-    frames: int = 0
-    passthrough_packets: int = 0
-    state: str = "finalized"  # "finalized" | "removed" | "nothing written"
-    notes: list[str] = field(default_factory=list)
+__all__ = ["Sink", "SinkReport"]
 
 
 class Sink(Protocol):

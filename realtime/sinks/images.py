@@ -9,7 +9,7 @@ import numpy as np
 
 from realtime.errors import SinkError
 from realtime.frames import FramePacket, PassthroughPacket
-from realtime.sinks.base import SinkReport
+from realtime.stats import SinkReport
 
 _ENCODE_PARAMS = {
     ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95],

@@ -15,28 +15,20 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.reformatter import ColorRange
 
 from realtime.avcolor import bgr_to_frame, planes_to_frame
 from realtime.errors import SinkError
 from realtime.frames import FramePacket, PassthroughPacket
-from realtime.planes import HD_COLOR
-from realtime.sinks.base import SinkReport
-from realtime.sources.base import ColorInfo, SourceInfo
+from realtime.planes import HD_COLOR, ColorInfo, MatrixCoefficients
+from realtime.sources.base import SourceInfo
+from realtime.stats import SinkReport
+from realtime.targets import is_url, parse_output
 
-CONTAINERS = {
-    ".mp4": "mp4",
-    ".m4v": "mp4",
-    ".mov": "mov",
-    ".mkv": "matroska",
-    ".webm": "webm",
-    ".ts": "mpegts",
-    ".m2ts": "mpegts",
-    ".avi": "avi",
-    ".flv": "flv",
-    ".nut": "nut",
-}
-STREAM_FORMATS = {"udp": "mpegts", "srt": "mpegts", "tcp": "mpegts", "rtp": "rtp_mpegts", "rtmp": "flv",
-                  "rtmps": "flv", "rtsp": "rtsp"}
+DEFAULT_CODEC = "libx264"
+DEFAULT_CRF = 20
+#: encoders with a constant-quality scale (``--crf``)
+QUALITY_CODECS = ("libx264", "libx265")
 CODEC_ALIASES = {"h264": "libx264", "hevc": "libx265", "h265": "libx265", "vp9": "libvpx-vp9"}
 # mp4/mov: index first so a file plays while downloading. Matroska: by default FFmpeg shifts every
 # timestamp so the first audio packet (AAC priming, slightly negative) starts at 0, which moves
@@ -55,35 +47,19 @@ MAX_EARLY_AUDIO = 4096
 class EncoderOptions:
     """How to encode video. ``preset`` None picks superfast for files, ultrafast+zerolatency for streams."""
 
-    codec: str = "libx264"
-    crf: int = 20
+    codec: str = DEFAULT_CODEC
+    crf: int = DEFAULT_CRF
     preset: str | None = None
     bitrate: int | None = None  # bits/s, for codecs without a quality scale
     gop_seconds: float = 2.0
 
 
-def is_stream_url(target: str) -> bool:
-    return "://" in target
-
-
 def container_format(target: str) -> str:
-    """The FFmpeg muxer for OUTPUT, from its URL scheme or file extension."""
-    if is_stream_url(target):
-        scheme = target.split("://", 1)[0].lower()
-        try:
-            return STREAM_FORMATS[scheme]
-        except KeyError as e:
-            raise SinkError(
-                f"cannot stream to {scheme}:// (supported: {', '.join(sorted(STREAM_FORMATS))})"
-            ) from e
-    ext = Path(target).suffix.lower()
-    try:
-        return CONTAINERS[ext]
-    except KeyError as e:
-        raise SinkError(
-            f"unknown output type {ext or '(no extension)'!r} for {target}; use one of "
-            f"{', '.join(sorted(CONTAINERS))}, an image extension, a folder or a stream URL"
-        ) from e
+    """The FFmpeg muxer for OUTPUT, from its URL scheme or file extension (see :mod:`realtime.targets`)."""
+    muxer = parse_output(target).muxer
+    if muxer is None:
+        raise SinkError(f"{target} is not a video file or stream")
+    return muxer
 
 
 #: Encoders that need hardware (and its driver) besides being compiled into FFmpeg: opened once
@@ -216,7 +192,7 @@ class MediaSink:
         self.target = target
         self.options = options or EncoderOptions()
         self._info = info
-        self._stream_out = is_stream_url(target)
+        self._stream_out = is_url(target)
         self._fmt = container_format(target)
         self._report = SinkReport(target=target, state="nothing written")
         self._codec = self._choose_codec(info)
@@ -290,18 +266,19 @@ class MediaSink:
         """Colour tags are final once the source has decoded its first frame, i.e. now."""
         cc = self._video.codec_context
         color = self._color = output_color(self._info)
-        if color.range in (1, 2):
+        if color.range in (ColorRange.MPEG, ColorRange.JPEG):
             cc.color_range = color.range
+        # code 0 is RGB for the matrix and reserved for primaries and transfer: none is a tag to write
         for attr, value in (("colorspace", color.space), ("color_primaries", color.primaries),
                             ("color_trc", color.trc)):
-            if value not in (0, 2):
+            if value not in (0, MatrixCoefficients.UNSPECIFIED):  # every UNSPECIFIED is FFmpeg's 2
                 setattr(cc, attr, value)
         self._started = True
 
     def _encoder_options(self) -> dict[str, str]:
         opts: dict[str, str] = {}
         name = self._codec.name
-        if name in ("libx264", "libx265"):
+        if name in QUALITY_CODECS:
             # superfast keeps a 2-core machine above 30 fps at 720p while it also enhances (veryfast: ~20 fps)
             opts["preset"] = self.options.preset or ("ultrafast" if self._stream_out else "superfast")
             opts["crf"] = str(self.options.crf)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from realtime.frames import FramePacket, PassthroughPacket
-from realtime.sinks.base import SinkReport
+from realtime.stats import SinkReport
 
 
 class NullSink:

@@ -9,19 +9,7 @@ from typing import Any, Protocol
 
 from realtime.errors import BadFramesError
 from realtime.frames import FramePacket, PassthroughPacket
-
-
-@dataclass(frozen=True, slots=True)
-class ColorInfo:
-    """Colour tags of the input video (FFmpeg's AVColor* integers), copied onto the output.
-
-    2 means unspecified for every field; range 1 is limited (MPEG), 2 is full (JPEG).
-    """
-
-    range: int = 0
-    space: int = 2
-    primaries: int = 2
-    trc: int = 2
+from realtime.planes import ColorInfo
 
 
 @dataclass(slots=True)

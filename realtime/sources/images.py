@@ -1,4 +1,12 @@
-"""Still images: one file, a folder, or a glob. Each image is one frame and keeps its file name."""
+"""Still images: one file, a folder, or a glob. Each image is one frame and keeps its file name.
+
+Photos of a folder are unrelated pictures, not a film: by default every one is marked
+``reset_state`` so no stage carries temporal state (denoising history, smoothed levels, the
+refiner's smoothed answer) from one photo into the next, and each comes out exactly as it would
+alone. A run that writes the folder into one video makes it a sequence instead
+(``independent=False``), and asks :meth:`ImageSource.check_one_size` first: a video has one frame
+size, and finding out at the second image would leave a half-written file.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +19,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.errors import SourceError
+from realtime.errors import SinkError, SourceError
 from realtime.frames import FramePacket
 from realtime.sources.base import SourceInfo, SourceStats
-
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2", ".exr", ".hdr"}
-)
+from realtime.targets import IMAGE_EXTENSIONS, is_image_path
 
 
-def is_image_path(path: str | os.PathLike[str]) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header without decoding its pixels (Pillow reads headers
+    lazily); None when Pillow does not know the format or the header is unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -56,7 +69,8 @@ def list_images(spec: str) -> tuple[list[Path], Path]:
 class ImageSource:
     """Frames from still images; unreadable images count against the bad-frame budget."""
 
-    def __init__(self, spec: str, *, fps: Fraction = Fraction(25), max_bad_frames: int = 25) -> None:
+    def __init__(self, spec: str, *, fps: Fraction = Fraction(25), max_bad_frames: int = 25,
+                 independent: bool = True) -> None:
         single = os.path.isfile(spec)
         if single:
             self._paths, self._root = [Path(spec)], Path(spec).parent
@@ -65,6 +79,7 @@ class ImageSource:
             self._paths, self._root = list_images(spec)
             first = self._first_readable()
         self.max_bad_frames = max_bad_frames
+        self.independent = independent
         self.stats = SourceStats()
         h, w = first.shape[:2]
         self.info = SourceInfo(
@@ -86,6 +101,24 @@ class ImageSource:
                 continue
         raise SourceError(f"none of the {len(self._paths)} images could be decoded")
 
+    def check_one_size(self) -> None:
+        """SinkError naming two images of different sizes, from their headers, before any is decoded."""
+        first: tuple[Path, tuple[int, int]] | None = None
+        for path in self._paths:
+            size = image_size(path)
+            if size is None:
+                try:
+                    img = read_image(path)
+                except SourceError:
+                    continue  # counted against the bad-frame budget when it is read
+                size = (img.shape[1], img.shape[0])
+            if first is None:
+                first = (path, size)
+            elif size != first[1]:
+                raise SinkError(
+                    f"a video needs one frame size, but {first[0].name} is {first[1][0]}x{first[1][1]} and "
+                    f"{path.name} is {size[0]}x{size[1]}; write the images to a folder/ instead, or resize them")
+
     def __iter__(self) -> Iterator[FramePacket]:
         for path in self._paths:
             try:
@@ -101,6 +134,7 @@ class ImageSource:
                 pts=index,
                 time_base=self.info.time_base,
                 name=str(path.relative_to(self._root)),
+                reset_state=self.independent,
             )
 
     def close(self) -> None:

@@ -16,7 +16,8 @@ import av
 from realtime.avcolor import color_of, frame_to_bgr, frame_to_planes
 from realtime.errors import SourceError
 from realtime.frames import FramePacket, PassthroughPacket
-from realtime.sources.base import ColorInfo, SourceInfo, SourceStats
+from realtime.planes import ColorInfo
+from realtime.sources.base import SourceInfo, SourceStats
 
 #: Up to this many cores, files are decoded with slice threading, one decoder thread per core
 #: (see MediaSource.__init__).
@@ -143,12 +144,7 @@ class MediaSource:
             fps=Fraction(fps) if fps else None,
             time_base=video.time_base,
             frame_count=None if live else frame_count,
-            color=ColorInfo(
-                range=int(cc.color_range),
-                space=int(cc.colorspace),
-                primaries=int(cc.color_primaries),
-                trc=int(cc.color_trc),
-            ),
+            color=ColorInfo.of(cc.color_range, cc.colorspace, cc.color_primaries, cc.color_trc),
             pix_fmt=cc.pix_fmt,
             audio_streams=self._audio,
             kind=kind or ("stream" if live else "video"),

@@ -40,7 +40,7 @@ import numpy as np
 from realtime.errors import ConfigError
 from realtime.frames import FramePacket
 from realtime.planes import HD_COLOR, Planes
-from realtime.sources.base import ColorInfo, SourceInfo, SourceStats
+from realtime.sources.base import SourceInfo, SourceStats
 
 __all__ = ["SyntheticSource", "clean_frame", "object_box", "render_frame"]
 
@@ -293,7 +293,7 @@ class SyntheticSource:
             time_base=1 / rate,
             frame_count=frames,
             # frames are generated as sRGB; tagging the HD convention lets a sink write proper tags
-            color=ColorInfo(range=1, space=1, primaries=1, trc=1),
+            color=HD_COLOR,
             kind="synthetic",
         )
         self.stats = SourceStats()

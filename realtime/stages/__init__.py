@@ -11,7 +11,7 @@ type of the planes or image: ``numpy.ndarray`` (CPU reference), ``cv2.UMat`` (Op
 Example:
     >>> import numpy as np
     >>> from realtime.planes import Planes
-    >>> from realtime.sources.base import ColorInfo
+    >>> from realtime.planes import ColorInfo
     >>> stages = [make_stage(name) for name in STAGES]
     >>> bgr = np.full((36, 64, 3), 30, np.uint8)
     >>> planes = Planes.from_bgr(bgr, ColorInfo(range=1, space=1), subsample=True)  # like video
@@ -25,10 +25,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from realtime.errors import ConfigError
 from realtime.stages._dispatch import Workspace
 from realtime.stages.base import Stage, StageParams
 from realtime.stages.clahe import Clahe, ClaheParams, clahe, clahe_planes
@@ -51,37 +47,18 @@ from realtime.stages.denoise import (
     denoise_planes,
     temporal_denoise_planes,
 )
+from realtime.stages.registry import (
+    PARAMS,
+    STAGES,
+    StageDefinition,
+    define,
+    make_stage,
+    register_stage,
+    registered_stages,
+    unregister_stage,
+)
 from realtime.stages.sharpen import Sharpen, SharpenParams, sharpen, sharpen_planes
-
-#: Stage classes by name, in the canonical pipeline order.
-STAGES: dict[str, type[Stage]] = {
-    "contrast": Contrast,
-    "clahe": Clahe,
-    "denoise": Denoise,
-    "sharpen": Sharpen,
-}
-
-#: Parameter dataclass of each stage, by name.
-PARAMS: dict[str, type[StageParams]] = {
-    "contrast": ContrastParams,
-    "clahe": ClaheParams,
-    "denoise": DenoiseParams,
-    "sharpen": SharpenParams,
-}
-
-
-def make_stage(name: str, params: Mapping[str, Any] | None = None) -> Stage:
-    """Build a stage from its name and a (possibly partial) parameter table.
-
-    Raises:
-        ConfigError: for an unknown stage name (the message lists the valid ones) or bad parameters.
-    """
-    try:
-        cls = STAGES[name]
-    except (KeyError, TypeError) as e:
-        raise ConfigError(f"unknown stage {name!r}; valid stages: {', '.join(STAGES)}") from e
-    return cls(PARAMS[name].from_mapping(params))  # type: ignore[call-arg]
-
+from realtime.stages.user import FrameFormat, FunctionStage
 
 __all__ = [
     "PARAMS",
@@ -92,10 +69,13 @@ __all__ = [
     "ContrastParams",
     "Denoise",
     "DenoiseParams",
+    "FrameFormat",
+    "FunctionStage",
     "Levels",
     "Sharpen",
     "SharpenParams",
     "Stage",
+    "StageDefinition",
     "StageParams",
     "TemporalState",
     "Workspace",
@@ -105,13 +85,17 @@ __all__ = [
     "contrast",
     "contrast_levels",
     "contrast_planes",
+    "define",
     "denoise",
     "denoise_planes",
     "make_stage",
     "planes_from_bgr",
     "planes_to_bgr",
+    "register_stage",
+    "registered_stages",
     "sharpen",
     "sharpen_planes",
     "smooth_levels",
     "temporal_denoise_planes",
+    "unregister_stage",
 ]

@@ -39,24 +39,15 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-import cv2
-import numpy as np
-
+from realtime.backends import ARRAY_TYPES, GpuMat, umat_size
 from realtime.planes import Planes
+
+__all__ = ["ARRAY_TYPES", "Dispatcher", "GpuMat", "Workspace", "dispatched", "thread_workspace", "umat_size"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-# PyPI wheels expose the ``cv2.cuda.GpuMat`` class even without CUDA (its methods then raise
-# "No CUDA support"), while builds without the cuda module lack it entirely; ``None`` means
-# CUDA kernels are not registered at all.
-GpuMat: type | None = getattr(getattr(cv2, "cuda", None), "GpuMat", None)
-
-#: Every array type some kernel may be registered for, in the order errors list them.
-ARRAY_TYPES: tuple[type, ...] = (np.ndarray, cv2.UMat) + ((GpuMat,) if GpuMat is not None else ())
-
 
 def type_name(t: type) -> str:
     """Name a type as users spell it (``numpy.ndarray``, ``cv2.UMat``, ``cv2.cuda.GpuMat``)."""
@@ -201,19 +192,3 @@ def thread_workspace() -> Workspace:
     if ws is None:
         ws = _thread_local.workspace = Workspace()
     return ws
-
-
-# cv::Range::all(): the UMat ROI constructor treats it as "every row/column" without bounds checks.
-_ALL = (-(2**31), 2**31 - 1)
-
-
-def umat_size(u: cv2.UMat) -> tuple[int, int]:
-    """``(width, height)`` of a ``cv2.UMat``, which its Python wrapper does not expose.
-
-    Why: kernels that work at reduced resolution must resize back to the exact size, and odd sizes
-    do not survive a 2x round trip. Downloading one row and one column (``Range::all()`` on the
-    other axis) costs two tiny reads instead of a full-frame transfer or reduction.
-    """
-    width = cv2.UMat(u, (0, 1), _ALL).get().shape[1]
-    height = cv2.UMat(u, _ALL, (0, 1)).get().shape[0]
-    return int(width), int(height)

@@ -15,26 +15,29 @@ import numbers
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
-from realtime.backends import Array
 from realtime.errors import ConfigError
 from realtime.planes import Planes
 
 
 @runtime_checkable
 class Stage(Protocol):
-    """One classical enhancement stage, as the pipeline drives it.
+    """One stage of a pipeline, as the pipeline drives it: built-in, the learned refiner, or a user's.
 
     The pipeline calls ``apply_planes`` with the frame as :class:`~realtime.planes.Planes` (the
     decoder's planar Y'CbCr, or BGR converted once), because converting to and from BGR per stage
-    costs as much as a cheap stage and luma stages need only one plane. ``__call__`` is the
-    standalone BGR entry point (any backend). Instances may keep temporal state between calls (one
-    instance per video stream); ``reset`` forgets it.
+    costs as much as a cheap stage and luma stages need only one plane. ``array_types`` are the
+    array types the stage's kernels take (``numpy.ndarray``, ``cv2.UMat``, ``cv2.cuda.GpuMat``):
+    the pipeline keeps a frame on its backend while the stages take it there and moves it to the
+    host for one that does not, so no stage branches on a backend flag. Instances may keep temporal
+    state between calls (one instance per video stream); ``reset`` forgets it.
+
+    A stage that looks at the frame as it was read too (the refiner) sets ``wants_original`` and
+    is called as ``apply_planes(planes, original)``. The built-in classical stages also take a BGR
+    image directly (``stage(bgr)``) and carry their ``params``.
     """
 
-    name: ClassVar[str]
-    params: Any
-
-    def __call__(self, bgr: Array) -> Array: ...
+    name: str
+    array_types: tuple[type, ...]
 
     def apply_planes(self, planes: Planes) -> Planes: ...
 

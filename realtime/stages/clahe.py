@@ -120,6 +120,7 @@ class Clahe:
     """CLAHE stage; owns its CLAHE objects so instances can run on different threads."""
 
     name: ClassVar[str] = "clahe"
+    array_types: ClassVar[tuple[type, ...]] = clahe_planes.supported_types
     params_type: ClassVar[type[ClaheParams]] = ClaheParams
 
     def __init__(self, params: ClaheParams | None = None) -> None:

@@ -21,8 +21,7 @@ import cv2
 import numpy as np
 
 from realtime.backends import Array
-from realtime.planes import BGR_NATIVE, Planes, bgr_matrix, ycbcr_matrix
-from realtime.sources.base import ColorInfo
+from realtime.planes import BGR_NATIVE, ColorInfo, Planes, bgr_matrix, ycbcr_matrix
 from realtime.stages._dispatch import GpuMat, dispatched, umat_size
 
 

@@ -27,7 +27,7 @@ Example:
     >>> bool(out.max() - out.min() > dark.max() - dark.min())
     True
     >>> from realtime.planes import Planes
-    >>> from realtime.sources.base import ColorInfo
+    >>> from realtime.planes import ColorInfo
     >>> ramp = np.linspace(40, 120, 64).astype(np.uint8)[None, :, None].repeat(8, 0).repeat(3, 2)
     >>> tv = Planes.from_bgr(ramp, ColorInfo(range=1, space=1), subsample=True)  # limited BT.709
     >>> out = contrast_planes(tv, params=ContrastParams(low_percentile=0, high_percentile=100))
@@ -44,8 +44,7 @@ import cv2
 import numpy as np
 
 from realtime.backends import Array
-from realtime.planes import BGR_NATIVE, Planes, luma_range
-from realtime.sources.base import ColorInfo
+from realtime.planes import BGR_NATIVE, ColorInfo, Planes, luma_range
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, dispatched, umat_size
 from realtime.stages.base import StageParams, param
 from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr
@@ -277,6 +276,7 @@ class Contrast:
     """
 
     name: ClassVar[str] = "contrast"
+    array_types: ClassVar[tuple[type, ...]] = contrast_planes.supported_types
     params_type: ClassVar[type[ContrastParams]] = ContrastParams
 
     def __init__(self, params: ContrastParams | None = None) -> None:

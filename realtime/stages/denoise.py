@@ -57,8 +57,8 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from realtime.backends import Array
-from realtime.planes import Planes, plane_size
+from realtime.backends import Array, plane_size
+from realtime.planes import Planes
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, Workspace, dispatched, thread_workspace
 from realtime.stages._ops import RING, HostOrOpenCL, clamp_around, despike, pull, pull_table
 from realtime.stages.base import StageParams, choice, param
@@ -355,6 +355,7 @@ class Denoise:
     """Denoising stage for one video stream; keeps the temporal filter's state between frames."""
 
     name: ClassVar[str] = "denoise"
+    array_types: ClassVar[tuple[type, ...]] = temporal_denoise_planes.supported_types
     params_type: ClassVar[type[DenoiseParams]] = DenoiseParams
 
     def __init__(self, params: DenoiseParams | None = None) -> None:

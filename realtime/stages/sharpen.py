@@ -163,6 +163,7 @@ class Sharpen:
     """Sharpening stage (stateless; owns its CUDA filter cache)."""
 
     name: ClassVar[str] = "sharpen"
+    array_types: ClassVar[tuple[type, ...]] = sharpen_planes.supported_types
     params_type: ClassVar[type[SharpenParams]] = SharpenParams
 
     def __init__(self, params: SharpenParams | None = None) -> None:

@@ -1,28 +1,22 @@
 """Training and evaluation examples for the refiner: clean photo -> degraded -> classical stages.
 
-Shared by ``train_refiner.py`` and ``evaluate.py`` so both see the same degradation model, the same
+Shared by ``train`` and ``evaluate`` so both see the same degradation model, the same
 classical stages and the same thumbnails the runtime computes.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # so `models.refiner` imports when run as `python tools/...`
-    sys.path.insert(0, str(ROOT))
-
-from realtime import degrade  # noqa: E402
-from realtime.config import resolve_config  # noqa: E402
-from realtime.frames import FramePacket  # noqa: E402
-from realtime.pipeline import Pipeline  # noqa: E402
-from realtime.planes import Planes  # noqa: E402
-from realtime.refiner.transform import analyser_input  # noqa: E402
+from realtime.assembly import PipelineSpec, build_pipeline
+from realtime.frames import FramePacket
+from realtime.planes import Planes
+from realtime.refiner.transform import analyser_input
+from realtime_train import degrade
 
 #: The lowlight preset's stages when the refiner runs (``refiner_stages`` in presets.toml): no CLAHE,
 #: whose tile-wise remapping the refiner would have to undo; its learned gain map does that job.
@@ -55,7 +49,9 @@ class Classical:
     """The classical stages of a preset, run on one still image at a time with fresh temporal state."""
 
     def __init__(self, preset: str = "lowlight", stages: Sequence[str] | None = None) -> None:
-        self.pipeline = Pipeline(resolve_config(preset, stages=stages).build_stages())
+        spec = PipelineSpec(preset=preset, stages=tuple(stages) if stages is not None else None, refiner="off",
+                            backend="numpy")
+        self.pipeline = build_pipeline(spec)
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
         self.pipeline.reset()

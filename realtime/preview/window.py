@@ -1,6 +1,8 @@
 """The preview window (OpenCV HighGUI). It runs on the main thread, as GUI toolkits require.
 
-Keys: q or Esc quits, space toggles the split before/after view, 1–9 toggle stages.
+Keys: q or Esc quits, space toggles the split before/after view, 1–9 toggle stages (the refiner
+included: it is the last stage). The window knows nothing of pipelines or runners: it is handed
+:class:`PreviewControls`, callbacks that name the stages, say which are on and toggle one.
 Untested on this project's development machines, which have no display; the drawing it does is in
 ``hud.py`` and is tested there.
 """
@@ -9,16 +11,26 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 
 from realtime.errors import ConfigError
 from realtime.frames import FramePacket
-from realtime.pipeline import Pipeline
-from realtime.runner import LiveStats
-from realtime.sinks.hud import draw_hud, hud_lines, split_view
+from realtime.preview.hud import draw_hud, hud_lines, split_view
+from realtime.stats import LiveStats
 
 WINDOW = "realtime (q quit, space split, 1-9 stages)"
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewControls:
+    """What the window may ask of whatever runs the stages (a pipeline's names, flags and toggle)."""
+
+    names: Callable[[], Sequence[str]]
+    enabled: Callable[[], Sequence[bool]]
+    toggle: Callable[[int], None]
 QUIT_KEYS = {ord("q"), ord("Q"), 27}
 
 
@@ -28,21 +40,21 @@ def check_display() -> None:
         raise ConfigError("--show needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set")
 
 
-def handle_key(key: int, split: bool, pipeline: Pipeline) -> tuple[bool, bool]:
+def handle_key(key: int, split: bool, controls: PreviewControls) -> tuple[bool, bool]:
     """One key press: (keep running, split view on). Digits toggle stages 1-9 in pipeline order."""
     if key in QUIT_KEYS:
         return False, split
     if key == ord(" "):
         return True, not split
-    if ord("1") <= key <= ord("9"):
-        pipeline.toggle(key - ord("1"))
+    if ord("1") <= key <= ord("9") and key - ord("1") < len(controls.names()):
+        controls.toggle(key - ord("1"))
     return True, split
 
 
 class Window:
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, controls: PreviewControls) -> None:
         check_display()
-        self.pipeline = pipeline
+        self.controls = controls
         self.split = False
         try:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
@@ -54,14 +66,14 @@ class Window:
 
     def handle_key(self, key: int) -> bool:
         """Apply one key press; False means quit."""
-        keep_going, self.split = handle_key(key, self.split, self.pipeline)
+        keep_going, self.split = handle_key(key, self.split, self.controls)
         return keep_going
 
     def show(self, packet: FramePacket, stats: LiveStats) -> None:
         img = packet.image
         if self.split and packet.original is not None:
             img = split_view(packet.original_bgr(), img)
-        lines = hud_lines(stats, self.pipeline.names, self.pipeline.enabled, self.split)
+        lines = hud_lines(stats, self.controls.names(), self.controls.enabled(), self.split)
         cv2.imshow(WINDOW, draw_hud(img, lines))
 
     def poll(self, timeout_s: float) -> bool:

@@ -53,7 +53,7 @@ def torch_available() -> str | None:
     try:
         import torch
     except ImportError as e:  # an optional dependency: absence is a normal, reportable state
-        return f"PyTorch is not installed ({e}); pip install torch to compare against the anchors"
+        return f"PyTorch is not installed ({e}); pip install 'realtime-enhance[anchors]' to compare against the anchors"
     except Exception as e:  # noqa: BLE001 - a broken install (bad wheel, missing libs) must not crash evaluation
         return f"PyTorch failed to import: {type(e).__name__}: {e}"
     if not hasattr(torch.nn, "Conv2d"):

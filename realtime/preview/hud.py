@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from realtime.runner import LiveStats
+from realtime.stats import LiveStats
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -34,7 +34,7 @@ def hud_lines(stats: LiveStats, stage_names: Sequence[str], enabled: Sequence[bo
         ms = stats.timings.get(name)
         timing = f"{ms:5.2f} ms" if (on and ms is not None) else "  off   " if not on else ""
         lines.append(f"[{i + 1}] {name:<9}{timing}")
-    for extra in ("color", "refiner"):
+    for extra in ("color", "transfer"):
         if extra in stats.timings:
             lines.append(f"    {extra:<9}{stats.timings[extra]:5.2f} ms")
     lines.append("space split view" + (" (on)" if split else "") + "   q quit")

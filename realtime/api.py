@@ -1,0 +1,307 @@
+"""The Python API: enhance a photo, a video's frames or a file from a script or a notebook.
+
+:class:`Enhancer` holds one pipeline, built by the same assembly function as the command line
+(:func:`realtime.assembly.build_pipeline`), so a preset, a config or a stage list means the same
+thing here as in ``realtime enhance``. Images are NumPy ``uint8`` arrays: BGR by default (OpenCV's
+order), RGB with ``rgb=True`` (matplotlib, PIL, scikit-image), grayscale ``HxW``, or with an alpha
+channel, which is kept as it was; what comes back has the shape and order that went in.
+
+Example:
+    >>> import numpy as np
+    >>> import realtime
+    >>> enhancer = realtime.Enhancer("lowlight")
+    >>> dark = np.random.default_rng(0).integers(5, 60, (120, 160, 3), dtype=np.uint8)
+    >>> bright = enhancer.enhance(dark)
+    >>> bright.shape, bright.dtype, bool(bright.mean() > dark.mean())
+    ((120, 160, 3), dtype('uint8'), True)
+    >>> np.array_equal(enhancer.enhance(dark), bright)  # photos are stateless
+    True
+    >>> [step.name for step in enhancer.trace(dark).steps]
+    ['input', 'contrast', 'denoise', 'sharpen', 'refiner']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from realtime.assembly import PipelineSpec, build_pipeline
+from realtime.config import ConfigLike
+from realtime.errors import FrameError
+from realtime.frames import FramePacket
+from realtime.planes import Planes, luma_range
+from realtime.refiner.transform import RefinerParams
+from realtime.stats import RunReport
+
+ORDERS = ("bgr", "rgb")
+
+
+class _Frame:
+    """The caller's image as the BGR frame the pipeline takes, and the way back to the caller's form."""
+
+    def __init__(self, image: Any, order: str) -> None:
+        if not isinstance(image, np.ndarray):
+            raise FrameError(f"an image must be a NumPy array, not {type(image).__name__}")
+        if image.dtype != np.uint8:
+            hint = " (scale it to 0..255 and use .astype(np.uint8))" if image.dtype.kind in "fiu" else ""
+            raise FrameError(f"an image must be uint8, got {image.dtype}{hint}")
+        channels = 1 if image.ndim == 2 else image.shape[2] if image.ndim == 3 else 0
+        if channels not in (1, 3, 4) or min(image.shape[:2]) < 1:
+            raise FrameError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {image.shape}")
+        self.shape, self.order, self.channels = image.shape, order, channels
+        self.alpha = image[..., 3].copy() if channels == 4 else None
+        if channels == 1:
+            bgr = cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+        else:
+            colour = image[..., :3]
+            bgr = colour[..., ::-1] if order == "rgb" else colour
+        self.bgr = np.ascontiguousarray(bgr)
+
+    def back(self, bgr: np.ndarray) -> np.ndarray:
+        """An output BGR frame in the shape, order and channels the input had."""
+        if self.channels == 1:
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).reshape(self.shape)
+        out = bgr[..., ::-1] if self.order == "rgb" else bgr
+        if self.alpha is not None:
+            out = np.dstack([out, self.alpha])
+        return np.ascontiguousarray(out)
+
+
+def _order(rgb: bool, order: str | None) -> str:
+    if order is None:
+        return "rgb" if rgb else "bgr"
+    if order not in ORDERS:
+        raise FrameError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if rgb and order != "rgb":
+        raise FrameError(f"rgb=True contradicts order={order!r}")
+    return order
+
+
+@dataclass(frozen=True)
+class Step:
+    """One intermediate of :meth:`Enhancer.trace`: the frame after a stage, and what the stage cost."""
+
+    name: str
+    image: np.ndarray  # in the caller's shape and channel order
+    ms: float  # the stage's own time (0 for the input)
+    planes: Planes  # the pipeline's own Y'CbCr planes after the stage (host arrays)
+
+
+@dataclass(frozen=True)
+class RefinerDecision:
+    """What the learned refiner decided for a frame, as arrays that can be drawn.
+
+    Attributes:
+        tone_curve: (256,) output luma code for every input luma code (the frame's own range:
+            16..235 for limited-range video, 0..255 for photos); the identity is ``arange(256)``
+            within that range.
+        knots: the network's curve: ``K + 1`` values on normalised luma at even input steps.
+        gain: (G, G) luma gain factors (1.0 leaves a region as it is), a coarse map over the frame.
+        chroma_matrix: (2, 2) applied to (Cb, Cr) around grey.
+        chroma_luma_shift: (2,) chroma shift proportional to output luma (a colour cast's part
+            that grows with brightness).
+        chroma_offset: (2,) constant chroma shift.
+        runtime: the runtime that ran the network.
+    """
+
+    tone_curve: np.ndarray
+    knots: np.ndarray
+    gain: np.ndarray
+    chroma_matrix: np.ndarray
+    chroma_luma_shift: np.ndarray
+    chroma_offset: np.ndarray
+    runtime: str
+
+    @classmethod
+    def of(cls, params: RefinerParams, planes: Planes, runtime: str) -> RefinerDecision:
+        from realtime.refiner.transform import luma_lut
+
+        lo, hi = luma_range(planes.color)
+        curve = luma_lut(params, lo, float(hi - lo)).ravel() + lo
+        c = np.asarray(params.color, np.float32)
+        return cls(tone_curve=curve.astype(np.float32), knots=np.asarray(params.knots, np.float32).copy(),
+                   gain=np.exp2(np.asarray(params.gain, np.float32)), chroma_matrix=c[:4].reshape(2, 2).copy(),
+                   chroma_luma_shift=c[4:6].copy(), chroma_offset=c[6:8].copy(), runtime=runtime)
+
+    def gain_map(self, height: int, width: int) -> np.ndarray:
+        """The gain as the refiner applies it: upsampled bilinearly to a ``height`` x ``width`` frame."""
+        return cv2.resize(self.gain, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Every intermediate of one photo through the pipeline, in order, and the refiner's decision."""
+
+    steps: tuple[Step, ...]
+    refiner: RefinerDecision | None
+
+    @property
+    def output(self) -> np.ndarray:
+        """The last step's image: exactly what :meth:`Enhancer.enhance` returns for the same photo."""
+        return self.steps[-1].image
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+    def __getitem__(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"no step {name!r}; the steps are {', '.join(self.names)}")
+
+
+class Enhancer:
+    """A pipeline to enhance photos and video frames with, built once (the refiner loaded once).
+
+    Args:
+        preset: ``lowlight`` (default), ``haze``, ``detail`` or ``off``.
+        stages: the stages in order, overriding the preset's: built-in names, registered names,
+            ``"module:function"`` paths, or functions and classes (see :func:`realtime.register_stage`).
+        config: a TOML file, or a dict of the same shape (``{"sharpen": {"amount": 0.8}}``).
+        refiner: ``auto`` (default), ``onnxruntime``, ``tensorrt``, ``keras`` or ``off``.
+        backend: ``auto`` (default), ``numpy``, ``opencl`` or ``cuda``.
+        refiner_model: a refiner ONNX file other than the shipped one.
+
+    Raises:
+        ConfigError, BackendError, ModelError: whatever cannot be built, at once.
+    """
+
+    def __init__(self, preset: str = "lowlight", *, stages: Sequence[Any] | None = None,
+                 config: ConfigLike | None = None, refiner: str = "auto", backend: str = "auto",
+                 refiner_model: str | Path | None = None) -> None:
+        self.spec = PipelineSpec(preset=preset, stages=tuple(stages) if stages is not None else None,
+                                 config=config, refiner=refiner, refiner_model=refiner_model, backend=backend)
+        #: lines about choices made on the caller's behalf (a runtime skipped, say)
+        self.notes: list[str] = []
+        self.pipeline = build_pipeline(self.spec, notify=self.notes.append)
+        self._index = 0
+
+    @property
+    def stages(self) -> list[str]:
+        """The stages' names in order (the refiner, when it runs, is the last one)."""
+        return self.pipeline.names
+
+    def describe(self) -> str:
+        return self.pipeline.describe()
+
+    def __repr__(self) -> str:
+        return f"Enhancer({self.describe()})"
+
+    # -- photos ---------------------------------------------------------------------------------
+    def enhance(self, image: np.ndarray, *, rgb: bool = False, order: str | None = None) -> np.ndarray:
+        """One photo, on its own: the same photo gives the same output whatever came before.
+
+        Temporal state is cleared before and after, so do not interleave this with a video
+        streamed through the same enhancer (use a second one).
+        """
+        frame = _Frame(image, _order(rgb, order))
+        self.pipeline.reset()
+        try:
+            out = self.pipeline.process(FramePacket(image=frame.bgr)).image
+        finally:
+            self.pipeline.reset()
+        return frame.back(out)
+
+    def trace(self, image: np.ndarray, *, rgb: bool = False, order: str | None = None) -> Trace:
+        """One photo, keeping every intermediate: the input, the frame after each stage with its
+        time, and what the refiner decided. The last image equals :meth:`enhance`'s output."""
+        frame = _Frame(image, _order(rgb, order))
+        pipeline = self.pipeline
+        self.pipeline.reset()
+        packet = FramePacket(image=frame.bgr)
+        steps = [Step("input", frame.back(frame.bgr), 0.0, Planes.from_bgr(frame.bgr))]
+        decision = None
+        try:
+            for i, (stage, on) in enumerate(zip(pipeline.stages, pipeline.enabled, strict=True)):
+                t0 = time.perf_counter()
+                pipeline.process(packet, range(i, i + 1))
+                if not on:
+                    continue
+                ms = packet.timings.get(stage.name, (time.perf_counter() - t0) * 1e3)
+                host = packet.planes.to_host()
+                steps.append(Step(stage.name, frame.back(host.to_bgr()), ms, host))
+                params = getattr(stage, "last_params", None)
+                if params is not None:
+                    decision = RefinerDecision.of(params, host, stage.runtime)
+            if not pipeline.stages:
+                pipeline.process(packet)
+        finally:
+            self.pipeline.reset()
+        if len(steps) == 1:  # no stage ran: the output is the input
+            steps.append(Step("output", frame.back(packet.image), 0.0, steps[0].planes))
+        return Trace(tuple(steps), decision)
+
+    # -- video ----------------------------------------------------------------------------------
+    def process(self, frame: np.ndarray, *, rgb: bool = False, order: str | None = None) -> np.ndarray:
+        """The next frame of a video: temporal state (denoising history, smoothed levels, the
+        refiner's smoothing) carries over from the frame before. Call :meth:`reset` at a cut."""
+        f = _Frame(frame, _order(rgb, order))
+        packet = FramePacket(image=f.bgr, index=self._index)
+        self._index += 1
+        return f.back(self.pipeline.process(packet).image)
+
+    def stream(self, frames: Iterable[np.ndarray], *, rgb: bool = False,
+               order: str | None = None) -> Iterator[np.ndarray]:
+        """Enhance a video's frames one after another (see :meth:`process`), starting afresh."""
+        self.reset()
+        for frame in frames:
+            yield self.process(frame, rgb=rgb, order=order)
+
+    def reset(self) -> None:
+        """Forget temporal state: the next frame starts a new shot."""
+        self.pipeline.reset()
+        self._index = 0
+
+
+def enhance_file(src: str | Path, dst: str | Path | None, *, preset: str = "lowlight",
+                 stages: Sequence[Any] | None = None, config: ConfigLike | None = None, refiner: str = "auto",
+                 backend: str = "auto", refiner_model: str | Path | None = None, codec: str | None = None,
+                 crf: int | None = None, encoder_preset: str | None = None, audio: bool = True,
+                 overwrite: bool = False, max_bad_frames: int = 25, frames: int | None = None,
+                 fps: Any = None, decoder: str = "software", compare: str | Path | None = None,
+                 progress: bool = False, on_frame: Callable[[int], None] | None = None) -> RunReport:
+    """Do what ``realtime enhance SRC -o DST`` does and return the run's report.
+
+    Every frame of a file is kept with its timestamp, audio is copied untouched, and a folder of
+    photos written to a folder is processed photo by photo. Options mean what the command line's
+    do, and one that cannot act on this input and output is a ``ConfigError``. ``progress`` shows a
+    tqdm bar (in a notebook, its widget); ``on_frame`` is called with the count of frames written.
+    Interrupted (Ctrl-C, a notebook's stop button), the output is finalized with the frames
+    already read, then ``KeyboardInterrupt`` is raised.
+    """
+    from fractions import Fraction
+
+    from realtime.job import EnhanceJob, EnhanceOptions
+
+    options = EnhanceOptions(output=str(dst) if dst is not None else None, max_bad_frames=max_bad_frames,
+                             frames=frames, fps=Fraction(fps) if fps is not None else None, decoder=decoder,
+                             codec=codec, crf=crf, encoder_preset=encoder_preset, audio=audio,
+                             overwrite=overwrite, compare=str(compare) if compare is not None else None)
+    spec = PipelineSpec(preset=preset, stages=tuple(stages) if stages is not None else None, config=config,
+                        refiner=refiner, refiner_model=refiner_model, backend=backend)
+    with EnhanceJob(str(src), spec, options) as job:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=job.total, unit="frame", desc=Path(str(src)).name)
+
+        def written(packet: FramePacket, stats: Any) -> None:
+            if bar is not None:
+                bar.update(1)
+            if on_frame is not None:
+                on_frame(stats.frames_written)
+
+        job.on_written = written
+        try:
+            return job.run()
+        finally:
+            if bar is not None:
+                bar.close()

@@ -1,0 +1,1 @@
+"""The live preview: a window with a HUD, driven by callbacks (it never imports the runner)."""

@@ -1,0 +1,306 @@
+"""Measure the refiner's quality against the classical stages and published low-light networks.
+
+    python -m realtime_train.evaluate --clean ../shared/datasets/eval/clean/cbsd68 --anchors ../shared/anchors
+    python -m realtime_train.evaluate --lowlight ../shared/datasets/eval/lowlight/lime --sheet lime.png
+    python -m realtime_train.evaluate --video ../shared/datasets/eval/video/bikes.mp4
+
+``--clean``: each photo is degraded with ``realtime_train/degrade.py`` (seed = ``--seed`` + its index, so
+every method sees the same inputs), then every method's output is scored against the clean photo:
+PSNR, SSIM (on luma, scikit-image) and mean CIEDE2000 colour difference, plus the median ms per
+frame of each method on a 1280x720 frame on this machine.
+
+``--lowlight``: real dark photos with no reference. Writes a contact sheet (input, classical, full
+pipeline and anchors side by side) and prints no-reference statistics: mean brightness (Y, 0-255),
+an estimated noise sigma (Immerkaer's Laplacian estimator on Y) and colourfulness (Hasler and
+Suesstrunk).
+
+``--video``: temporal stability. The clip is taken as clean; each frame is degraded with the same
+camera settings and fresh noise, as a dark camera would film it, then enhanced as a stream. Reports
+the mean frame-to-frame change of mean brightness for the clean clip, the classical stages and the
+full pipeline, on the moving clip and on a static shot (its first frame repeated with fresh noise,
+where the clean change is zero and anything else is flicker).
+
+Methods: ``input`` (as is), ``classical`` (the lowlight preset's stages), ``refiner`` (the refiner
+alone on the input), ``full`` (the preset's ``refiner_stages``, then the refiner) and, when PyTorch
+is installed and ``--anchors`` points at their weights, Zero-DCE, Zero-DCE++ and SCI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime_train import data as refiner_data
+from realtime_train import degrade
+
+Method = Callable[[np.ndarray], np.ndarray]  # BGR uint8 -> BGR uint8
+DEFAULT_ANCHORS = ("zero-dce", "zero-dce++", "sci-medium")
+
+
+# -- methods ---------------------------------------------------------------------------------------
+def build_methods(args: argparse.Namespace) -> dict[str, Method]:
+    """Every method as a still-photo function, each an Enhancer (so each photo starts afresh)."""
+    import realtime
+
+    common = {"refiner": args.refiner, "refiner_model": args.model, "backend": "numpy"}
+    classical = realtime.Enhancer(args.preset, refiner="off", backend="numpy")
+    refiner_alone = realtime.Enhancer(args.preset, stages=[], **common)
+    full = realtime.Enhancer(args.preset, **common)  # the preset's refiner_stages, then the refiner
+    methods: dict[str, Method] = {
+        "input": lambda bgr: bgr,
+        "classical": classical.enhance,
+        "refiner": refiner_alone.enhance,
+        "full": full.enhance,
+    }
+    methods.update(anchor_methods(args.anchors, args.anchor_names))
+    return methods
+
+
+def anchor_methods(anchors_dir: str | None, names: list[str]) -> dict[str, Method]:
+    if not anchors_dir:
+        return {}
+    from realtime_train import anchors
+
+    reason = anchors.torch_available()
+    if reason is not None:
+        print(f"anchors skipped: {reason}", file=sys.stderr)
+        return {}
+    out: dict[str, Method] = {}
+    for name in names:
+        if name not in anchors.available_anchors(anchors_dir):
+            print(f"anchor {name} skipped: no weights in {anchors_dir}", file=sys.stderr)
+            continue
+        net = anchors.load_anchor(name, anchors_dir)
+
+        def run(bgr: np.ndarray, net=net) -> np.ndarray:
+            rgb = net(bgr[..., ::-1].astype(np.float32) / 255.0)
+            return np.clip(np.rint(rgb[..., ::-1] * 255.0), 0, 255).astype(np.uint8)
+
+        out[name] = run
+    return out
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
+    ya = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)
+    yb = cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)
+    return float(structural_similarity(ya, yb, data_range=255, gaussian_weights=True, sigma=1.5,
+                                       use_sample_covariance=False))
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    lab = [rgb2lab(x[..., ::-1].astype(np.float64) / 255.0) for x in (a, b)]
+    return float(np.mean(deltaE_ciede2000(lab[0], lab[1])))
+
+
+def noise_sigma(bgr: np.ndarray) -> float:
+    """Immerkaer (1996): noise std from a Laplacian-difference kernel that cancels smooth structure."""
+    y = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float64)
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    conv = cv2.filter2D(y, -1, k)[1:-1, 1:-1]
+    h, w = y.shape
+    return float(np.sqrt(np.pi / 2) * np.sum(np.abs(conv)) / (6 * (w - 2) * (h - 2)))
+
+
+def colourfulness(bgr: np.ndarray) -> float:
+    """Hasler and Suesstrunk (2003) colourfulness metric M."""
+    b, g, r = (bgr[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def brightness(bgr: np.ndarray) -> float:
+    return float(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).mean())
+
+
+# -- modes -----------------------------------------------------------------------------------------
+def time_720p(method: Method, frame: np.ndarray, repeats: int) -> float:
+    method(frame)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        method(frame)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, timing_repeats: int) -> dict:
+    scores: dict[str, dict[str, list[float]]] = {m: {"psnr": [], "ssim": [], "de2000": []} for m in methods}
+    for i, path in enumerate(paths):
+        clean = refiner_data.read_bgr(path)
+        degraded, _ = degrade.degrade(clean, seed + i)
+        for name, method in methods.items():
+            out = method(degraded)
+            scores[name]["psnr"].append(psnr(out, clean))
+            scores[name]["ssim"].append(ssim(out, clean))
+            scores[name]["de2000"].append(delta_e(out, clean))
+        print(f"\r{i + 1}/{len(paths)} photos", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    frame = cv2.resize(degrade.degrade(refiner_data.read_bgr(paths[0]), seed)[0], (1280, 720),
+                       interpolation=cv2.INTER_LINEAR)
+    table = {}
+    for name, method in methods.items():
+        row = {k: float(np.mean(v)) for k, v in scores[name].items()}
+        row["ms_720p"] = time_720p(method, frame, timing_repeats) if timing_repeats else float("nan")
+        table[name] = row
+    return table
+
+
+def evaluate_lowlight(paths: list[Path], methods: dict[str, Method], sheet: Path | None, tile_h: int) -> dict:
+    stats: dict[str, dict[str, list[float]]] = {m: {"brightness": [], "noise": [], "colourfulness": []}
+                                                for m in methods if m != "refiner"}
+    rows = []
+    for path in paths:
+        img = refiner_data.read_bgr(path)
+        tiles = []
+        for name in stats:
+            out = methods[name](img)
+            stats[name]["brightness"].append(brightness(out))
+            stats[name]["noise"].append(noise_sigma(out))
+            stats[name]["colourfulness"].append(colourfulness(out))
+            tiles.append(_tile(out, tile_h, f"{name}" if not rows else ""))
+        rows.append(np.hstack(tiles))
+    if sheet is not None:
+        width = max(r.shape[1] for r in rows)
+        rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+        sheet.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(sheet), np.vstack(rows)):
+            raise SystemExit(f"cannot write {sheet}")
+    return {m: {k: float(np.mean(v)) for k, v in s.items()} for m, s in stats.items()}
+
+
+def _tile(img: np.ndarray, height: int, label: str) -> np.ndarray:
+    h, w = img.shape[:2]
+    tile = cv2.resize(img, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
+    tile = cv2.copyMakeBorder(tile, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    if label:
+        cv2.putText(tile, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(tile, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def evaluate_video(path: str, args: argparse.Namespace, max_frames: int) -> dict:
+    """Frame-to-frame change of mean brightness (Y, 0-255) on the clip and on a static shot.
+
+    ``moving``: the clip, each frame degraded with the same camera settings and fresh noise. The
+    output's change includes the scene's own change, scaled by however much contrast a method
+    adds, so it is compared with the clean clip's. ``static``: the clip's first frame repeated
+    with fresh noise, where the clean change is zero by construction and any change is flicker.
+    """
+    import av
+
+    import realtime
+
+    settings = degrade.sample(np.random.default_rng(args.seed))
+
+    def pipelines() -> dict[str, realtime.Enhancer]:
+        return {"classical": realtime.Enhancer(args.preset, refiner="off", backend="numpy"),
+                "full": realtime.Enhancer(args.preset, refiner=args.refiner, refiner_model=args.model,
+                                          backend="numpy")}
+
+    with av.open(path) as container:
+        clean_frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(max_frames),
+                                                                       container.decode(video=0), strict=False)]
+    results = {}
+    for shot, frames in (("moving", clean_frames), ("static", [clean_frames[0]] * min(60, max_frames))):
+        series: dict[str, list[float]] = {"clean": [], "degraded": [], "classical": [], "full": []}
+        methods = pipelines()
+        for i, clean in enumerate(frames):
+            dark = degrade.apply(clean, settings, np.random.default_rng(args.seed + 1 + i))
+            series["clean"].append(brightness(clean))
+            series["degraded"].append(brightness(dark))
+            for name, pipe in methods.items():
+                series[name].append(brightness(pipe.process(dark)))
+        skip = 5 if shot == "static" else 0  # let temporal filters settle on the repeated frame
+        results[shot] = {k: {"mean_abs_change": float(np.mean(np.abs(np.diff(v[skip:])))) if len(v) > skip + 1
+                             else 0.0, "mean": float(np.mean(v)), "frames": len(v)} for k, v in series.items()}
+    return results
+
+
+def print_table(title: str, table: dict, columns: list[tuple[str, str, str]]) -> None:
+    print(f"\n{title}")
+    print("| method | " + " | ".join(c[1] for c in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for name, row in table.items():
+        print(f"| {name} | " + " | ".join(format(row[c[0]], c[2]) for c in columns) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clean", nargs="+", help="folders of clean photos for the synthetic benchmark")
+    ap.add_argument("--lowlight", nargs="+", help="folders of real low-light photos (no reference)")
+    ap.add_argument("--video", help="a real clip for the flicker check")
+    ap.add_argument("--anchors", help="folder with the published networks' weights (needs PyTorch)")
+    ap.add_argument("--anchor-names", nargs="+", default=list(DEFAULT_ANCHORS))
+    ap.add_argument("--model", help="refiner ONNX (default: models/refiner.onnx)")
+    ap.add_argument("--refiner", default="onnxruntime", choices=("onnxruntime", "keras", "tensorrt"))
+    ap.add_argument("--preset", default="lowlight")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--limit", type=int, default=0, help="first N photos per folder")
+    ap.add_argument("--timing-repeats", type=int, default=10, help="720p timing runs per method (0: skip)")
+    ap.add_argument("--sheet", type=Path, help="contact sheet PNG for --lowlight")
+    ap.add_argument("--tile-height", type=int, default=180)
+    ap.add_argument("--video-frames", type=int, default=150)
+    ap.add_argument("--json", type=Path, help="also write every number as JSON")
+    args = ap.parse_args(argv)
+    if not (args.clean or args.lowlight or args.video):
+        ap.error("give --clean, --lowlight and/or --video")
+    cv2.setRNGSeed(args.seed)
+    methods = build_methods(args)
+    results: dict = {"methods": list(methods), "seed": args.seed}
+    if args.clean:
+        paths = _limit(args.clean, args.limit)
+        table = evaluate_clean(paths, methods, args.seed, args.timing_repeats)
+        results["clean"] = {"photos": len(paths), "table": table}
+        print_table(f"synthetic low light: {len(paths)} photos from {', '.join(args.clean)} (seed {args.seed})",
+                    table, [("psnr", "PSNR dB", ".2f"), ("ssim", "SSIM", ".3f"), ("de2000", "ΔE2000", ".2f"),
+                            ("ms_720p", "ms @720p", ".1f")])
+    if args.lowlight:
+        paths = _limit(args.lowlight, args.limit)
+        table = evaluate_lowlight(paths, methods, args.sheet, args.tile_height)
+        results["lowlight"] = {"photos": len(paths), "table": table}
+        print_table(f"real low light: {len(paths)} photos, no reference", table,
+                    [("brightness", "mean Y", ".1f"), ("noise", "noise σ", ".2f"),
+                     ("colourfulness", "colourfulness", ".1f")])
+        if args.sheet:
+            print(f"contact sheet: {args.sheet}")
+    if args.video:
+        tables = evaluate_video(args.video, args, args.video_frames)
+        results["video"] = {"path": args.video, **tables}
+        for shot, table in tables.items():
+            print_table(f"flicker, {shot} shot from {args.video} (degraded as a dark camera)", table,
+                        [("mean", "mean Y", ".1f"), ("mean_abs_change", "mean |ΔY| per frame", ".3f")])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _limit(dirs: list[str], limit: int) -> list[Path]:
+    paths: list[Path] = []
+    for d in dirs:
+        found = refiner_data.find_images([d])
+        paths.extend(found[:limit] if limit else found)
+    if not paths:
+        raise SystemExit(f"no images under {', '.join(dirs)}")
+    return paths
+
+
+if __name__ == "__main__":
+    sys.exit(main())
