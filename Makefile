@@ -25,7 +25,7 @@ demo: $(STAMP)
 		--compare demo_out/before_after.png --overwrite
 
 test: $(TSTAMP)
-	$(BIN)/ruff check realtime tests tools models
+	$(BIN)/ruff check realtime realtime_train tests tools
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
