@@ -72,7 +72,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     g.add_argument("--preset", help="lowlight (default), haze, detail or off")
     g.add_argument("--config", metavar="FILE.toml", help="stage parameters (see realtime/presets.toml)")
-    g.add_argument("--stages", help="comma-separated subset/order of contrast,clahe,denoise,sharpen")
+    g.add_argument("--stages",
+                   help="comma-separated stages in order: contrast, clahe, denoise, sharpen, or module:function")
     g.add_argument("--backend", default="auto",
                    help="auto (default), numpy, opencl or cuda (bench: a comma-separated list, e.g. numpy,opencl)")
     g.add_argument("--refiner", default="auto", choices=REFINER_CHOICES,
@@ -187,8 +188,9 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     job = EnhanceJob(args.input, pipeline_spec(args), options)
     info = job.info
     if not args.quiet:
-        print(f"realtime: {info.name}: {info.kind} {info.width}x{info.height}"
-              + (f" @ {float(info.fps):.3g} fps" if info.fps else "")
+        size = f"{info.width}x{info.height}" if info.kind != "images" else f"(the first {info.width}x{info.height})"
+        print(f"realtime: {info.name}: {info.kind} {size}"
+              + (f" @ {float(info.fps):.3g} fps" if info.fps and info.kind not in ("image", "images") else "")
               + (f", {info.frame_count} frames" if info.frame_count else "")
               + (f", {len(info.audio_streams)} audio stream(s)" if info.audio_streams and not args.no_audio
                  else ""), file=sys.stderr)

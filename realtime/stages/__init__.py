@@ -10,11 +10,10 @@ type of the planes or image: ``numpy.ndarray`` (CPU reference), ``cv2.UMat`` (Op
 
 Example:
     >>> import numpy as np
-    >>> from realtime.planes import Planes
-    >>> from realtime.planes import ColorInfo
+    >>> from realtime.planes import HD_COLOR, Planes
     >>> stages = [make_stage(name) for name in STAGES]
     >>> bgr = np.full((36, 64, 3), 30, np.uint8)
-    >>> planes = Planes.from_bgr(bgr, ColorInfo(range=1, space=1), subsample=True)  # like video
+    >>> planes = Planes.from_bgr(bgr, HD_COLOR, subsample=True)  # BT.709 limited range 4:2:0, like video
     >>> for stage in stages:
     ...     planes = stage.apply_planes(planes)
     >>> planes.size, planes.chroma_size, planes.to_bgr().shape

@@ -26,10 +26,9 @@ Example:
     >>> out = contrast(dark, params=ContrastParams())
     >>> bool(out.max() - out.min() > dark.max() - dark.min())
     True
-    >>> from realtime.planes import Planes
-    >>> from realtime.planes import ColorInfo
+    >>> from realtime.planes import HD_COLOR, Planes
     >>> ramp = np.linspace(40, 120, 64).astype(np.uint8)[None, :, None].repeat(8, 0).repeat(3, 2)
-    >>> tv = Planes.from_bgr(ramp, ColorInfo(range=1, space=1), subsample=True)  # limited BT.709
+    >>> tv = Planes.from_bgr(ramp, HD_COLOR, subsample=True)  # limited-range BT.709
     >>> out = contrast_planes(tv, params=ContrastParams(low_percentile=0, high_percentile=100))
     >>> int(out.y.min()), int(out.y.max()), int(out.cb.min()), int(out.cr.max())  # grey stays grey
     (16, 235, 128, 128)
