@@ -19,6 +19,7 @@ class KerasAnalyser:
     def __init__(self, model: str | Path) -> None:
         try:
             import keras
+
             import realtime_train.architecture  # noqa: F401  (registers the custom layers)
         except ImportError as e:
             raise ModelError(f"the keras refiner needs TensorFlow ({e.name} missing): "
