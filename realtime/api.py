@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,26 +213,22 @@ class Enhancer:
         time, and what the refiner decided. The last image equals :meth:`enhance`'s output."""
         frame = _Frame(image, _order(rgb, order))
         pipeline = self.pipeline
-        self.pipeline.reset()
+        pipeline.reset()
         packet = FramePacket(image=frame.bgr)
         steps = [Step("input", frame.back(frame.bgr), 0.0, Planes.from_bgr(frame.bgr))]
         decision = None
         try:
             for i, (stage, on) in enumerate(zip(pipeline.stages, pipeline.enabled, strict=True)):
-                t0 = time.perf_counter()
                 pipeline.process(packet, range(i, i + 1))
                 if not on:
                     continue
-                ms = packet.timings.get(stage.name, (time.perf_counter() - t0) * 1e3)
                 host = packet.planes.to_host()
-                steps.append(Step(stage.name, frame.back(host.to_bgr()), ms, host))
+                steps.append(Step(stage.name, frame.back(host.to_bgr()), packet.timings[stage.name], host))
                 params = getattr(stage, "last_params", None)
                 if params is not None:
                     decision = RefinerDecision.of(params, host, stage.runtime)
-            if not pipeline.stages:
-                pipeline.process(packet)
         finally:
-            self.pipeline.reset()
+            pipeline.reset()
         if len(steps) == 1:  # no stage ran: the output is the input
             steps.append(Step("output", frame.back(packet.image), 0.0, steps[0].planes))
         return Trace(tuple(steps), decision)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from realtime.backends import Backend, resolve_backend
@@ -60,30 +61,11 @@ class PipelineSpec:
             object.__setattr__(self, "stages", tuple(s.strip() for s in self.stages.split(",") if s.strip()))
         elif self.stages is not None and not isinstance(self.stages, tuple):
             object.__setattr__(self, "stages", tuple(self.stages))
-        if isinstance(self.config, Mapping) and not isinstance(self.config, _FrozenMapping):
-            object.__setattr__(self, "config", _FrozenMapping(self.config))
+        if isinstance(self.config, Mapping):  # a read-only copy, so a spec cannot change after it is made
+            frozen = {k: MappingProxyType(dict(v)) if isinstance(v, Mapping) else v for k, v in self.config.items()}
+            object.__setattr__(self, "config", MappingProxyType(frozen))
         if self.refiner not in REFINER_CHOICES:
             raise ConfigError(f"unknown refiner {self.refiner!r}; choose from {', '.join(REFINER_CHOICES)}")
-
-
-class _FrozenMapping(Mapping[str, Any]):
-    """A read-only copy of a config mapping, so a spec cannot change after it is made."""
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._data[key]
-        return dict(value) if isinstance(value, dict) else value
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return repr(self._data)
 
 
 def refiner_wanted(spec: PipelineSpec, config: PipelineConfig) -> bool:

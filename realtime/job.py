@@ -20,10 +20,9 @@ from realtime.runner import Runner
 from realtime.sinks import EncoderOptions, Sink, SinkOptions, open_sink
 from realtime.sinks.media import CODEC_ALIASES, DEFAULT_CODEC, DEFAULT_CRF, QUALITY_CODECS
 from realtime.sources import SourceOptions, open_source
+from realtime.sources.media import DECODERS
 from realtime.stats import LiveStats, RunReport
 from realtime.targets import InputKind, OutputKind, OutputTarget, is_image_path, parse_input, parse_output
-
-DECODERS = ("software", "nvdec", "auto")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +105,15 @@ class EnhanceJob:
             pipeline = self.pipeline
             display = Window(PreviewControls(lambda: pipeline.names, lambda: pipeline.enabled, pipeline.toggle))
         encoded = output is not None and output.kind.encoded
+        source = None
+        sinks: list[Sink] = []
         try:
             source = open_source(target, SourceOptions(
                 max_bad_frames=options.max_bad_frames, audio=options.audio, fps=options.fps, frames=options.frames,
                 decoder=options.decoder, independent_photos=not encoded))
-        except BaseException:
-            if display is not None:
-                display.close()
-            raise
-        decoder_note = getattr(source, "decoder_note", None)
-        if decoder_note and options.decoder != "software":
-            self.notes.append(decoder_note)
-        sinks: list[Sink] = []
-        try:
+            decoder_note = getattr(source, "decoder_note", None)
+            if decoder_note and options.decoder != "software":
+                self.notes.append(decoder_note)
             if target.kind is InputKind.IMAGES and encoded:
                 source.check_one_size()
             if output is not None:
@@ -128,7 +123,8 @@ class EnhanceJob:
                 sinks.append(open_sink(output, source.info, SinkOptions(overwrite=options.overwrite,
                                                                         audio=options.audio, encoder=encoder)))
         except BaseException:
-            source.close()
+            if source is not None:
+                source.close()
             if display is not None:
                 display.close()
             raise

@@ -171,11 +171,6 @@ class Planes:
         return cv2.transform(cv2.merge((y, cb, cr)), bgr_matrix(self.color))
 
     # -- backends ------------------------------------------------------------------------------
-    @property
-    def array_type(self) -> type:
-        """The array type of the planes: which backend they live on, and so which kernels run."""
-        return type(self.y)
-
     def to_backend(self, kind: type) -> Planes:
         """Every plane on the backend whose array type is ``kind`` (no copy if already there)."""
         if isinstance(self.y, kind):

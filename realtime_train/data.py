@@ -12,8 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.assembly import PipelineSpec, build_pipeline
-from realtime.frames import FramePacket
+import realtime
 from realtime.planes import Planes
 from realtime.refiner.transform import analyser_input
 from realtime_train import degrade
@@ -49,13 +48,10 @@ class Classical:
     """The classical stages of a preset, run on one still image at a time with fresh temporal state."""
 
     def __init__(self, preset: str = "lowlight", stages: Sequence[str] | None = None) -> None:
-        spec = PipelineSpec(preset=preset, stages=tuple(stages) if stages is not None else None, refiner="off",
-                            backend="numpy")
-        self.pipeline = build_pipeline(spec)
+        self.enhancer = realtime.Enhancer(preset, stages=stages, refiner="off", backend="numpy")
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        self.pipeline.reset()
-        return self.pipeline.process(FramePacket(image=bgr)).image
+        return self.enhancer.enhance(bgr)
 
 
 def random_frame(clean: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,6 +186,3 @@ def make_stage(name: str | Any, params: Mapping[str, Any] | None = None) -> Stag
     """
     return define(name).build(params)
 
-
-def stage_factory(name: str) -> Callable[[Mapping[str, Any] | None], Stage]:
-    return define(name).build
