@@ -13,6 +13,7 @@ model, then in a source checkout's ``models/``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -34,8 +35,6 @@ def default_model(suffix: str = ".onnx") -> Path:
 
     ``suffix=".keras"`` asks for the Keras reference: beside that ONNX file, else in the checkout.
     """
-    import os
-
     env = os.environ.get(MODEL_ENV)
     onnx = Path(env) if env else Path(str(resources.files("realtime").joinpath("data", "refiner.onnx")))
     if suffix == ".onnx":
