@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,10 @@ from realtime.assembly import PipelineSpec, build_pipeline
 from realtime.config import ConfigLike
 from realtime.errors import FrameError
 from realtime.frames import FramePacket
-from realtime.planes import Planes, luma_range
-from realtime.refiner.transform import RefinerParams
 from realtime.stats import RunReport
+from realtime.trace import RefinerDecision, Step, Trace, trace_packet
+
+__all__ = ["Enhancer", "RefinerDecision", "Step", "Trace", "enhance_file"]
 
 ORDERS = ("bgr", "rgb")
 
@@ -80,80 +80,6 @@ def _order(rgb: bool, order: str | None) -> str:
     if rgb and order != "rgb":
         raise FrameError(f"rgb=True contradicts order={order!r}")
     return order
-
-
-@dataclass(frozen=True)
-class Step:
-    """One intermediate of :meth:`Enhancer.trace`: the frame after a stage, and what the stage cost."""
-
-    name: str
-    image: np.ndarray  # in the caller's shape and channel order
-    ms: float  # the stage's own time (0 for the input)
-    planes: Planes  # the pipeline's own Y'CbCr planes after the stage (host arrays)
-
-
-@dataclass(frozen=True)
-class RefinerDecision:
-    """What the learned refiner decided for a frame, as arrays that can be drawn.
-
-    Attributes:
-        tone_curve: (256,) output luma code for every input luma code (the frame's own range:
-            16..235 for limited-range video, 0..255 for photos); the identity is ``arange(256)``
-            within that range.
-        knots: the network's curve: ``K + 1`` values on normalised luma at even input steps.
-        gain: (G, G) luma gain factors (1.0 leaves a region as it is), a coarse map over the frame.
-        chroma_matrix: (2, 2) applied to (Cb, Cr) around grey.
-        chroma_luma_shift: (2,) chroma shift proportional to output luma (a colour cast's part
-            that grows with brightness).
-        chroma_offset: (2,) constant chroma shift.
-        runtime: the runtime that ran the network.
-    """
-
-    tone_curve: np.ndarray
-    knots: np.ndarray
-    gain: np.ndarray
-    chroma_matrix: np.ndarray
-    chroma_luma_shift: np.ndarray
-    chroma_offset: np.ndarray
-    runtime: str
-
-    @classmethod
-    def of(cls, params: RefinerParams, planes: Planes, runtime: str) -> RefinerDecision:
-        from realtime.refiner.transform import luma_lut
-
-        lo, hi = luma_range(planes.color)
-        curve = luma_lut(params, lo, float(hi - lo)).ravel() + lo
-        c = np.asarray(params.color, np.float32)
-        return cls(tone_curve=curve.astype(np.float32), knots=np.asarray(params.knots, np.float32).copy(),
-                   gain=np.exp2(np.asarray(params.gain, np.float32)), chroma_matrix=c[:4].reshape(2, 2).copy(),
-                   chroma_luma_shift=c[4:6].copy(), chroma_offset=c[6:8].copy(), runtime=runtime)
-
-    def gain_map(self, height: int, width: int) -> np.ndarray:
-        """The gain as the refiner applies it: upsampled bilinearly to a ``height`` x ``width`` frame."""
-        return cv2.resize(self.gain, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Every intermediate of one photo through the pipeline, in order, and the refiner's decision."""
-
-    steps: tuple[Step, ...]
-    refiner: RefinerDecision | None
-
-    @property
-    def output(self) -> np.ndarray:
-        """The last step's image: exactly what :meth:`Enhancer.enhance` returns for the same photo."""
-        return self.steps[-1].image
-
-    @property
-    def names(self) -> list[str]:
-        return [s.name for s in self.steps]
-
-    def __getitem__(self, name: str) -> Step:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(f"no step {name!r}; the steps are {', '.join(self.names)}")
 
 
 class Enhancer:
@@ -208,30 +134,26 @@ class Enhancer:
             self.pipeline.reset()
         return frame.back(out)
 
-    def trace(self, image: np.ndarray, *, rgb: bool = False, order: str | None = None) -> Trace:
-        """One photo, keeping every intermediate: the input, the frame after each stage with its
-        time, and what the refiner decided. The last image equals :meth:`enhance`'s output."""
+    def trace(self, image: np.ndarray, *, rgb: bool = False, order: str | None = None,
+              video: bool = False) -> Trace:
+        """One frame, keeping every intermediate: the input, the frame after each stage with its
+        time, and what the refiner decided (draw it with :func:`realtime.inspection.draw_sheet`).
+
+        A photo (the default) is traced on its own, and the last image equals :meth:`enhance`'s
+        output. With ``video=True`` the frame is the next one of a video instead, as in
+        :meth:`process`: temporal state carries over, so frame 150 of a clip is traced as a run
+        would see it.
+        """
         frame = _Frame(image, _order(rgb, order))
-        pipeline = self.pipeline
-        pipeline.reset()
-        packet = FramePacket(image=frame.bgr)
-        steps = [Step("input", frame.back(frame.bgr), 0.0, Planes.from_bgr(frame.bgr))]
-        decision = None
+        if video:
+            packet = FramePacket(image=frame.bgr, index=self._index)
+            self._index += 1
+            return trace_packet(self.pipeline, packet, back=frame.back)
+        self.pipeline.reset()
         try:
-            for i, (stage, on) in enumerate(zip(pipeline.stages, pipeline.enabled, strict=True)):
-                pipeline.process(packet, range(i, i + 1))
-                if not on:
-                    continue
-                host = packet.planes.to_host()
-                steps.append(Step(stage.name, frame.back(host.to_bgr()), packet.timings[stage.name], host))
-                params = getattr(stage, "last_params", None)
-                if params is not None:
-                    decision = RefinerDecision.of(params, host, stage.runtime)
+            return trace_packet(self.pipeline, FramePacket(image=frame.bgr), back=frame.back, photo=True)
         finally:
-            pipeline.reset()
-        if len(steps) == 1:  # no stage ran: the output is the input
-            steps.append(Step("output", frame.back(packet.image), 0.0, steps[0].planes))
-        return Trace(tuple(steps), decision)
+            self.pipeline.reset()
 
     # -- video ----------------------------------------------------------------------------------
     def process(self, frame: np.ndarray, *, rgb: bool = False, order: str | None = None) -> np.ndarray:

@@ -45,6 +45,33 @@ DEFAULT_ANALYSE_EVERY = 3
 _BLOCKS = 16
 
 
+class ShotCuts:
+    """Scene-cut detection on the frames as read, from the mean change of their coarse block means.
+
+    The refiner resets its smoothing where this fires; ``realtime inspect --timeline`` plots
+    ``change`` against ``threshold`` (and, with the refiner off, runs one of these itself), so
+    the cuts drawn are the ones the refiner acted on.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_SCENE_CUT) -> None:
+        self.threshold = threshold
+        self._blocks: np.ndarray | None = None
+        #: mean absolute change of the 16x16 RGB block means (0..1) at the last frame; None at the first
+        self.change: float | None = None
+        self.cut = False
+
+    def update(self, original_thumb: np.ndarray) -> bool:
+        """Fold in the next frame's :func:`~realtime.refiner.transform.thumbnail`; True when it starts a shot."""
+        blocks = cv2.resize(original_thumb, (_BLOCKS, _BLOCKS), interpolation=cv2.INTER_AREA)
+        self.change = None if self._blocks is None else float(np.mean(np.abs(blocks - self._blocks)))
+        self.cut = self.change is None or self.change >= self.threshold
+        self._blocks = blocks
+        return self.cut
+
+    def reset(self) -> None:
+        self._blocks, self.change, self.cut = None, None, False
+
+
 class LearnedRefiner:
     """The learned refiner stage; ``runtime`` names the analyser that runs its network."""
 
@@ -60,27 +87,28 @@ class LearnedRefiner:
             raise ValueError("analyse_every must be at least 1")
         self.analyser = analyser
         self.smoothing = smoothing
-        self.scene_cut = scene_cut
+        self.cuts = ShotCuts(scene_cut)
         self.analyse_every = analyse_every
         self.runtime = analyser.name
         self._params: RefinerParams | None = None
-        self._blocks: np.ndarray | None = None
         self._since = 0  # frames since the last analysis
+        #: whether the network ran on the last frame (else it reused the smoothed parameters)
+        self.analysed = False
         self._scratch = Scratch()
 
     def reset(self) -> None:
         self._params = None
-        self._blocks = None
+        self.cuts.reset()
         self._since = 0
+        self.analysed = False
 
     def params_for(self, planes: Planes, original: Planes) -> RefinerParams:
         """This frame's (smoothed) transform; updates the temporal state."""
         original_thumb = thumbnail(original)
-        blocks = cv2.resize(original_thumb, (_BLOCKS, _BLOCKS), interpolation=cv2.INTER_AREA)
-        cut = self._blocks is None or float(np.mean(np.abs(blocks - self._blocks))) >= self.scene_cut
-        self._blocks = blocks
+        cut = self.cuts.update(original_thumb)
         self._since += 1
-        if cut or self._params is None or self._since >= self.analyse_every:
+        self.analysed = cut or self._params is None or self._since >= self.analyse_every
+        if self.analysed:
             params = self.analyser(stack_thumbnails(thumbnail(planes), original_thumb))
             if not cut and self._params is not None:
                 params = params.blend(self._params, self.smoothing ** self._since)

@@ -1,0 +1,244 @@
+"""The contact sheet: every stage's output side by side, what each one changed, and the refiner's decision.
+
+One block per traced frame, in three rows:
+
+1. the frame after each stage (the input first), titled with the stage's name, its time on this
+   frame and the estimated noise level (:func:`~realtime.inspection.measures.noise_sigma`);
+2. what the stage changed: luma after minus luma before, red brighter, blue darker, on a scale
+   fitted to each panel (its ± is printed), with the mean change of chroma;
+3. the luma histogram, with the input's drawn behind every later one for reference.
+
+When the refiner ran, a last column shows its decision: the gain map over the frame it was applied
+to, the tone curve against the identity, and the chroma transform in numbers.
+
+Drawn on a bare :class:`matplotlib.figure.Figure` (no pyplot, no global state), so a notebook can
+show it and a command-line run can save it without a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from realtime.inspection.measures import chroma_change, luma_change, luma_histogram, noise_sigma
+from realtime.planes import luma_range
+from realtime.trace import INPUT, RefinerDecision, Trace
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure, SubFigure
+
+PANEL_IN = 3.0  # width of one panel, inches
+HIST_IN = 0.85  # height of the histogram row
+HEADER_IN = 0.45  # a block's title
+DPI = 120
+_DOWNSCALE = 2.0  # images are drawn from at most this many pixels per displayed pixel
+_TITLE = 9.5
+_SMALL = 8.0
+_CHANGE_CMAP = "RdBu_r"
+_MIN_CHANGE_SCALE = 4.0  # levels: a stage that barely changed anything shows pale, not amplified noise
+
+
+_BIN = 4  # codes per histogram bin: a stretch leaves every other code empty, which would draw a comb
+_BIN_CENTRES = np.arange(0, 256, _BIN) + (_BIN - 1) / 2.0
+
+
+def _binned(hist: np.ndarray) -> np.ndarray:
+    return hist.reshape(-1, _BIN).sum(axis=1)
+
+
+def _rgb(bgr: np.ndarray, width_px: int) -> np.ndarray:
+    if bgr.ndim == 2:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    img = bgr[..., :3]
+    if img.shape[1] > width_px:
+        h = max(1, round(img.shape[0] * width_px / img.shape[1]))
+        img = cv2.resize(img, (width_px, h), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def _fit(plane: np.ndarray, width_px: int) -> np.ndarray:
+    if plane.shape[1] <= width_px:
+        return plane
+    h = max(1, round(plane.shape[0] * width_px / plane.shape[1]))
+    return cv2.resize(plane, (width_px, h), interpolation=cv2.INTER_AREA)
+
+
+def _bare(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _block_title(trace: Trace, name: str | None) -> str:
+    parts = []
+    if name:
+        parts.append(name)
+    if trace.index is not None:
+        parts.append(f"frame {trace.index}")
+    if trace.time_s is not None:
+        parts.append(f"{trace.time_s:.2f} s")
+    h, w = trace.steps[0].planes.size
+    parts.append(f"{w}x{h}")
+    total = sum(s.ms for s in trace.steps)
+    parts.append(f"stages {total:.1f} ms in all")
+    return "  ·  ".join(parts)
+
+
+def _draw_block(sub: SubFigure, trace: Trace, name: str | None, aspect: float, image_in: float) -> None:
+    steps = trace.steps
+    decision = trace.refiner
+    cols = len(steps) + (1 if decision is not None else 0)
+    width_px = round(PANEL_IN * DPI * _DOWNSCALE)
+    grid = sub.add_gridspec(3, cols, height_ratios=[image_in, image_in, HIST_IN], hspace=0.22, wspace=0.06,
+                            left=0.01, right=0.99, top=1.0 - HEADER_IN / (2 * image_in + HIST_IN + HEADER_IN),
+                            bottom=0.04)
+    sub.suptitle(_block_title(trace, name), x=0.01, ha="left", fontsize=_TITLE + 1, fontweight="bold")
+    base_hist = _binned(luma_histogram(steps[0].planes))
+    lo, hi = luma_range(steps[0].planes.color)
+    hist_axes = []
+    for col, step in enumerate(steps):
+        ax = sub.add_subplot(grid[0, col])
+        ax.imshow(_rgb(step.image, width_px), interpolation="antialiased")
+        _bare(ax)
+        timing = "" if step.name == INPUT else f"  {step.ms:.2f} ms"
+        ax.set_title(f"{step.name}{timing}", loc="left", fontsize=_TITLE, fontweight="bold")
+        ax.set_title(f"noise σ {noise_sigma(step.planes.y):.1f}", loc="right", fontsize=_SMALL, color="0.3")
+
+        cax = sub.add_subplot(grid[1, col])
+        _bare(cax)
+        if col == 0:
+            cax.text(0.02, 0.5, "what each stage changed:\nluma after − luma before\nred brighter, blue darker\n"
+                     "(scale fitted to each panel)\n\nbelow: luma histograms\n(grey: the input's)",
+                     transform=cax.transAxes, va="center", ha="left", fontsize=_SMALL, color="0.25")
+        else:
+            prev = steps[col - 1].planes
+            diff = luma_change(prev, step.planes)
+            scale = max(_MIN_CHANGE_SCALE, float(np.percentile(np.abs(diff), 99.5)))
+            cax.imshow(_fit(diff, width_px), cmap=_CHANGE_CMAP, vmin=-scale, vmax=scale, interpolation="antialiased")
+            cax.set_title(f"Δ luma {float(diff.mean()):+.1f}  (±{scale:.0f} shown)", loc="left", fontsize=_SMALL)
+            cax.set_title(f"|Δ chroma| {chroma_change(prev, step.planes):.1f}", loc="right", fontsize=_SMALL,
+                          color="0.3")
+
+        hax = sub.add_subplot(grid[2, col])
+        hist = _binned(luma_histogram(step.planes))
+        codes = _BIN_CENTRES
+        if col > 0:
+            hax.fill_between(codes, base_hist, step="mid", color="0.82", linewidth=0)
+        hax.fill_between(codes, hist, step="mid", color="#1f5fa8" if col else "0.45", linewidth=0, alpha=0.9)
+        if (lo, hi) != (0, 255):
+            for level in (lo, hi):
+                hax.axvline(level, color="0.5", linewidth=0.6, linestyle=":")
+        hax.set_xlim(0, 255)
+        hax.set_yticks([])
+        hax.set_xticks([0, 64, 128, 192, 255])
+        hax.tick_params(labelsize=_SMALL - 1, length=2)
+        for side in ("top", "right", "left"):
+            hax.spines[side].set_visible(False)
+        hax.text(0.98, 0.92, f"mean {float(step.planes.y.mean()):.0f}", transform=hax.transAxes, ha="right",
+                 va="top", fontsize=_SMALL - 0.5, color="0.3")
+        hist_axes.append(hax)
+    shares = [_binned(luma_histogram(s.planes)) for s in steps]
+    top = max(float(np.max(h)) for h in shares)
+    # a clipped spike (black or white) must not flatten every other bin: the scale follows the bulk
+    bulk = max(float(np.percentile(h[h > 0], 90)) for h in shares if (h > 0).any())
+    top = min(top, 2.5 * bulk)
+    for hax in hist_axes:
+        hax.set_ylim(0, top * 1.05)
+    if decision is not None:
+        _draw_decision(sub, grid, cols - 1, decision, trace, width_px)
+
+
+def _draw_decision(sub: SubFigure, grid, col: int, decision: RefinerDecision, trace: Trace, width_px: int) -> None:
+    before = next((s for s in reversed(trace.steps) if s.name != "refiner"), trace.steps[0])
+    # the gain map over the frame the refiner was given, in grey so the colours are the gain's alone
+    ax = sub.add_subplot(grid[0, col])
+    grey = _fit(before.planes.y, width_px)
+    h, w = grey.shape
+    gain = np.log2(decision.gain_map(h, w))
+    span = max(0.1, float(np.abs(gain).max()))
+    ax.imshow(grey, cmap="gray", vmin=0, vmax=255, interpolation="antialiased")
+    im = ax.imshow(gain, cmap=_CHANGE_CMAP, vmin=-span, vmax=span, alpha=0.6, interpolation="bilinear")
+    _bare(ax)
+    ax.set_title("refiner: gain map", loc="left", fontsize=_TITLE, fontweight="bold")
+    ax.set_title(f"×{decision.gain.min():.2f} … ×{decision.gain.max():.2f}", loc="right", fontsize=_SMALL,
+                 color="0.3")
+    # the colour bar sits inside the frame's bottom edge, on a white card so its labels read on any image
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((0.02, 0.03), 0.56, 0.2, transform=ax.transAxes, facecolor="white", alpha=0.85,
+                           edgecolor="none"))
+    bar = ax.inset_axes((0.09, 0.06, 0.42, 0.05))
+    colorbar = sub.colorbar(im, cax=bar, orientation="horizontal")
+    ticks = [-span, 0.0, span]
+    colorbar.set_ticks(ticks, labels=[f"×{2 ** t:.2f}" for t in ticks])
+    colorbar.ax.xaxis.set_ticks_position("top")
+    colorbar.ax.tick_params(labelsize=_SMALL - 1.5, length=1.5, pad=1)
+    colorbar.outline.set_visible(False)
+
+    # the tone curve, in the frame's own codes
+    cax = sub.add_subplot(grid[1, col])
+    lo, hi = decision.luma_range
+    codes = np.arange(256)
+    inside = (codes >= lo) & (codes <= hi)
+    cax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=0.9, label="identity")
+    cax.plot(codes[inside], decision.tone_curve[inside], color="#c0392b", linewidth=1.6, label="tone curve")
+    knots_x = lo + np.linspace(0.0, 1.0, len(decision.knots)) * (hi - lo)
+    cax.plot(knots_x, lo + decision.knots * (hi - lo), "o", color="#c0392b", markersize=2.2)
+    cax.set_xlim(lo, hi)
+    cax.set_ylim(lo, hi)
+    cax.set_aspect("equal", adjustable="box")
+    cax.tick_params(labelsize=_SMALL - 1, length=2)
+    cax.set_xlabel("luma in", fontsize=_SMALL - 0.5, labelpad=1)
+    cax.set_ylabel("luma out", fontsize=_SMALL - 0.5, labelpad=1)
+    for side in ("top", "right"):
+        cax.spines[side].set_visible(False)
+    cax.set_title(f"tone curve: mid-grey → {decision.curve_at(0.5):.2f}", loc="left", fontsize=_SMALL)
+    cax.legend(fontsize=_SMALL - 1.5, frameon=False, loc="lower right")
+
+    # the chroma transform in numbers
+    tax = sub.add_subplot(grid[2, col])
+    tax.axis("off")
+    m, s, o = decision.chroma_matrix, decision.chroma_luma_shift, decision.chroma_offset
+    text = (f"chroma (Cb, Cr) around grey\n"
+            f"matrix  [{m[0, 0]:+.3f} {m[0, 1]:+.3f}]\n"
+            f"        [{m[1, 0]:+.3f} {m[1, 1]:+.3f}]\n"
+            f"+ Y' ×  ({s[0]:+.3f}, {s[1]:+.3f})\n"
+            f"+       ({o[0]:+.3f}, {o[1]:+.3f})")
+    tax.text(0.0, 1.0, text, transform=tax.transAxes, va="top", ha="left", fontsize=_SMALL - 0.5,
+             family="monospace", color="0.15")
+
+
+def draw_sheet(traces: Trace | Sequence[Trace], *, name: str | None = None, caption: str | None = None) -> Figure:
+    """A contact sheet of one or more traced frames (one block each), ready to show or save.
+
+    Args:
+        traces: what :meth:`realtime.Enhancer.trace` or ``realtime inspect`` traced.
+        name: the input's name, for the block titles.
+        caption: a line under everything (the pipeline's description, say).
+    """
+    from matplotlib.figure import Figure
+
+    traces = [traces] if isinstance(traces, Trace) else list(traces)
+    if not traces:
+        raise ValueError("draw_sheet needs at least one trace")
+    cols = max(len(t.steps) + (1 if t.refiner is not None else 0) for t in traces)
+    heights = []
+    for t in traces:
+        h, w = t.steps[0].planes.size
+        image_in = PANEL_IN * min(h / w, 1.6)  # portrait frames are drawn no taller than 1.6 widths
+        heights.append((image_in, 2 * image_in + HIST_IN + HEADER_IN + 0.35))
+    caption_in = 0.3 if caption else 0.0
+    fig = Figure(figsize=(cols * PANEL_IN + 0.2, sum(b for _, b in heights) + caption_in), dpi=DPI,
+                 facecolor="white")
+    subs = fig.subfigures(len(traces) + (1 if caption else 0), 1, squeeze=False,
+                          height_ratios=[b for _, b in heights] + ([caption_in] if caption else []))[:, 0]
+    for sub, trace, (image_in, _) in zip(subs, traces, heights, strict=False):
+        h, w = trace.steps[0].planes.size
+        _draw_block(sub, trace, name, h / w, image_in)
+    if caption:
+        subs[-1].text(0.01, 0.5, caption, ha="left", va="center", fontsize=_SMALL, color="0.3")
+    return fig
