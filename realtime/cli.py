@@ -1,4 +1,4 @@
-"""Command line: ``realtime enhance``, ``realtime bench``, ``realtime doctor``.
+"""Command line: ``realtime enhance``, ``realtime inspect``, ``realtime bench``, ``realtime doctor``.
 
 Every user-facing failure is a ``RealtimeError`` and ends as one line on stderr with a non-zero
 exit code; argparse's own errors are folded into one line too.
@@ -64,6 +64,26 @@ def _fps(text: str) -> Fraction:
     if not 0 < value <= 1000:
         raise argparse.ArgumentTypeError(f"frame rate must be in (0, 1000], got {text}")
     return value
+
+
+def _frame_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected frame numbers such as 0,150,300, got {text!r}") from e
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"frame numbers count from 0, got {text!r}")
+    return values
+
+
+def _time_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected times in seconds such as 2.5,10, got {text!r}") from e
+    if not values or min(values) < 0 or not all(v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"times are seconds from the first frame (0 or more), got {text!r}")
+    return values
 
 
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
@@ -134,6 +154,30 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", metavar="FILE.png", help="also plot fps and per-stage time (needs matplotlib)")
     b.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     b.set_defaults(func=_cmd_bench)
+
+    i = sub.add_parser("inspect", help="contact sheet of every stage's output and the refiner's decisions; "
+                                       "timeline of a clip")
+    i.add_argument("input", help="image, folder of images, video file or stream")
+    i.add_argument("-o", "--output", metavar="SHEET.png|DIR/",
+                   help="the contact sheet (.png, .jpg, .pdf, .svg; default inspect.png), or a folder/ for "
+                        "every intermediate as PNG plus inspect.json")
+    i.add_argument("--frame", type=_frame_list, default=(), metavar="N[,N...]",
+                   help="video frames to trace (from 0), one block each; photos of a folder by position "
+                        "(default: the middle frame; every photo)")
+    i.add_argument("--time", type=_time_list, default=(), metavar="S[,S...]",
+                   help="video moments to trace, in seconds from the first frame")
+    i.add_argument("--timeline", metavar="FILE.png",
+                   help="also plot luma in/out, flicker, contrast levels, refiner decisions and scene cuts "
+                        "per frame over the clip")
+    i.add_argument("--frames", type=_positive_int, metavar="N",
+                   help="read at most N frames (a live stream's timeline needs it)")
+    _add_pipeline_options(i)
+    i.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"), help=argparse.SUPPRESS)
+    i.add_argument("--max-bad-frames", type=_non_negative_int, default=25, metavar="N",
+                   help="undecodable frames tolerated before stopping (default 25)")
+    i.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    i.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    i.set_defaults(func=_cmd_inspect)
 
     d = sub.add_parser("doctor", help="versions, backends, encoders, refiner runtimes and cameras")
     d.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -236,6 +280,37 @@ def _print_summary(report, info) -> None:
         print(f"realtime: {rep.target}: {rep.frames} frames{audio} ({rep.state})", file=sys.stderr)
         for note in rep.notes:
             print(f"realtime: note: {note}", file=sys.stderr)
+
+
+# -- inspect ----------------------------------------------------------------------------------
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from realtime.inspection import InspectOptions, run_inspect
+
+    options = InspectOptions(output=args.output, frames=args.frame, times=args.time, timeline=args.timeline,
+                             limit=args.frames, max_bad_frames=args.max_bad_frames, decoder=args.decoder)
+    say = (lambda line: None) if args.quiet else _note
+    report = run_inspect(args.input, pipeline_spec(args), options, notify=say)
+    if not args.quiet:
+        traced = ", ".join(_traced(t) for t in report.traces)
+        if traced:
+            _note(f"traced {traced}")
+        if report.timeline is not None:
+            _note(f"timeline of {len(report.timeline.records)} frames")
+        shown = report.written if len(report.written) <= 4 else [p for p in report.written
+                                                                  if p.suffix != ".png" or p.name == "sheet.png"]
+        for path in shown:
+            _note(f"wrote {path}")
+        if len(shown) < len(report.written):
+            _note(f"and {len(report.written) - len(shown)} intermediate PNGs beside them")
+    return 0
+
+
+def _traced(trace) -> str:
+    if trace.name:
+        return trace.name
+    if trace.index is None:
+        return "the photo"
+    return f"frame {trace.index}" + (f" ({trace.time_s:.2f} s)" if trace.time_s is not None else "")
 
 
 # -- bench and doctor -------------------------------------------------------------------------

@@ -89,13 +89,15 @@ class RefinerDecision:
 class Trace:
     """Every intermediate of one frame, in order, and the refiner's decision.
 
-    ``index`` and ``time_s`` say which frame of a video it was (None for a photo).
+    ``index`` and ``time_s`` say which frame of a video it was (None for a photo); ``name`` is a
+    photo's file name when it came from a folder.
     """
 
     steps: tuple[Step, ...]
     refiner: RefinerDecision | None
     index: int | None = None
     time_s: float | None = None
+    name: str | None = None
 
     @property
     def output(self) -> np.ndarray:

@@ -66,6 +66,21 @@ def _fit(plane: np.ndarray, width_px: int) -> np.ndarray:
     return cv2.resize(plane, (width_px, h), interpolation=cv2.INTER_AREA)
 
 
+def _pool_signed(diff: np.ndarray, width_px: int) -> np.ndarray:
+    """``diff`` shrunk to about ``width_px`` wide, keeping each block's largest change with its sign.
+
+    Averaging would cancel what sharpening does (a bright and a dark fringe either side of every
+    edge) and show a blank panel; the largest change per block keeps every fringe visible.
+    """
+    f = -(-diff.shape[1] // width_px)
+    if f <= 1:
+        return diff
+    h, w = (diff.shape[0] // f) * f, (diff.shape[1] // f) * f
+    blocks = diff[:h, :w].reshape(h // f, f, w // f, f)
+    hi, lo = blocks.max(axis=(1, 3)), blocks.min(axis=(1, 3))
+    return np.where(-lo > hi, lo, hi)
+
+
 def _bare(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -75,9 +90,11 @@ def _bare(ax) -> None:
 
 def _block_title(trace: Trace, name: str | None) -> str:
     parts = []
-    if name:
+    if trace.name:  # a photo of a folder: its own name says it all
+        parts.append(trace.name)
+    elif name:
         parts.append(name)
-    if trace.index is not None:
+    if trace.index is not None and not trace.name:
         parts.append(f"frame {trace.index}")
     if trace.time_s is not None:
         parts.append(f"{trace.time_s:.2f} s")
@@ -88,15 +105,15 @@ def _block_title(trace: Trace, name: str | None) -> str:
     return "  ·  ".join(parts)
 
 
-def _draw_block(sub: SubFigure, trace: Trace, name: str | None, aspect: float, image_in: float) -> None:
+def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float, block_in: float) -> None:
     steps = trace.steps
     decision = trace.refiner
     cols = len(steps) + (1 if decision is not None else 0)
     width_px = round(PANEL_IN * DPI * _DOWNSCALE)
     grid = sub.add_gridspec(3, cols, height_ratios=[image_in, image_in, HIST_IN], hspace=0.22, wspace=0.06,
-                            left=0.01, right=0.99, top=1.0 - HEADER_IN / (2 * image_in + HIST_IN + HEADER_IN),
-                            bottom=0.04)
-    sub.suptitle(_block_title(trace, name), x=0.01, ha="left", fontsize=_TITLE + 1, fontweight="bold")
+                            left=0.01, right=0.99, top=1.0 - HEADER_IN / block_in, bottom=0.25 / block_in)
+    sub.suptitle(_block_title(trace, name), x=0.01, y=1.0 - 0.08 / block_in, ha="left", va="top",
+                 fontsize=_TITLE + 1, fontweight="bold")
     base_hist = _binned(luma_histogram(steps[0].planes))
     lo, hi = luma_range(steps[0].planes.color)
     hist_axes = []
@@ -118,7 +135,8 @@ def _draw_block(sub: SubFigure, trace: Trace, name: str | None, aspect: float, i
             prev = steps[col - 1].planes
             diff = luma_change(prev, step.planes)
             scale = max(_MIN_CHANGE_SCALE, float(np.percentile(np.abs(diff), 99.5)))
-            cax.imshow(_fit(diff, width_px), cmap=_CHANGE_CMAP, vmin=-scale, vmax=scale, interpolation="antialiased")
+            cax.imshow(_pool_signed(diff, round(PANEL_IN * DPI)), cmap=_CHANGE_CMAP, vmin=-scale, vmax=scale,
+                       interpolation="antialiased")
             cax.set_title(f"Δ luma {float(diff.mean()):+.1f}  (±{scale:.0f} shown)", loc="left", fontsize=_SMALL)
             cax.set_title(f"|Δ chroma| {chroma_change(prev, step.planes):.1f}", loc="right", fontsize=_SMALL,
                           color="0.3")
@@ -236,9 +254,8 @@ def draw_sheet(traces: Trace | Sequence[Trace], *, name: str | None = None, capt
                  facecolor="white")
     subs = fig.subfigures(len(traces) + (1 if caption else 0), 1, squeeze=False,
                           height_ratios=[b for _, b in heights] + ([caption_in] if caption else []))[:, 0]
-    for sub, trace, (image_in, _) in zip(subs, traces, heights, strict=False):
-        h, w = trace.steps[0].planes.size
-        _draw_block(sub, trace, name, h / w, image_in)
+    for sub, trace, (image_in, block_in) in zip(subs, traces, heights, strict=False):
+        _draw_block(sub, trace, name, image_in, block_in)
     if caption:
         subs[-1].text(0.01, 0.5, caption, ha="left", va="center", fontsize=_SMALL, color="0.3")
     return fig
