@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -47,8 +48,13 @@ def write_clip(
     pix_fmt: str = "yuv420p",
     colorspace: int | None = None,
     container_options: dict[str, str] | None = None,
+    image: Callable[[int, int, int], np.ndarray] | None = None,
 ) -> Clip:
-    """Write a clip; with ``vfr`` the frame durations vary (1, 2 or 3 ticks of 1/(2*fps))."""
+    """Write a clip; with ``vfr`` the frame durations vary (1, 2 or 3 ticks of 1/(2*fps)).
+
+    ``image(index, width, height)`` draws frame ``index`` as BGR (default :func:`scene`).
+    """
+    draw = image or scene
     tb = Fraction(1, fps * 2) if vfr else Fraction(1, fps)
     pts: list[int] = []
     t = 0
@@ -73,7 +79,7 @@ def write_clip(
         a = out.add_stream("aac", rate=48000)
         a.layout = "stereo"
     for i, p in enumerate(pts):
-        frame = av.VideoFrame.from_ndarray(scene(i, width, height), format="bgr24")
+        frame = av.VideoFrame.from_ndarray(draw(i, width, height), format="bgr24")
         frame = frame.reformat(format=pix_fmt)
         frame.pts = p
         frame.time_base = tb
