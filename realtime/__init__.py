@@ -21,6 +21,8 @@ _EXPORTS = {
     "Step": "realtime.api",
     "RefinerDecision": "realtime.api",
     "enhance_file": "realtime.api",
+    "demo_clip": "realtime.samples",
+    "sample_photo": "realtime.samples",
     "PipelineSpec": "realtime.assembly",
     "build_pipeline": "realtime.assembly",
     "Pipeline": "realtime.pipeline",
@@ -58,9 +60,11 @@ __all__ = [
     "Trace",
     "__version__",
     "build_pipeline",
+    "demo_clip",
     "enhance_file",
     "register_stage",
     "registered_stages",
+    "sample_photo",
     "stage",
     "unregister_stage",
 ]
@@ -112,6 +116,7 @@ if _TYPE_CHECKING:
         StageError,
     )
     from realtime.pipeline import Pipeline
+    from realtime.samples import demo_clip, sample_photo
     from realtime.stages.registry import register_stage, registered_stages, unregister_stage
     from realtime.stages.user import FrameFormat
     from realtime.stats import RunReport

@@ -40,7 +40,7 @@ from realtime.sources import is_live_spec
 if TYPE_CHECKING:
     from realtime.assembly import PipelineSpec
 
-__all__ = ["BenchOptions", "run_bench"]
+__all__ = ["BenchOptions", "measure", "run_bench"]
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 DEFAULT_SYNTHETIC_FRAMES = 120
@@ -253,11 +253,13 @@ def _bench_input(item: Input, backends: list[str], opts: BenchOptions,
 METHODS = ("decode", "ffmpeg", "classical", "full")
 
 
-def run_bench(opts: BenchOptions, base_spec: PipelineSpec | None = None) -> int:
-    """Run the benchmark and print its report; ``base_spec`` is the pipeline (backend and refiner
-    are set per method from ``opts``)."""
-    from realtime.bench.report import print_report, write_json
+def measure(opts: BenchOptions, base_spec: PipelineSpec | None = None) -> dict:
+    """Run the benchmark and return its report (what ``--json`` writes), printing only progress lines.
 
+    ``base_spec`` is the pipeline; backend and refiner are set per method from ``opts``. A notebook
+    shows the result with :func:`realtime.bench.report.print_report` and
+    :func:`realtime.bench.plot.bench_figure`.
+    """
     unknown = set(opts.methods.split(",")) - set(METHODS)
     if unknown:
         raise ConfigError(f"unknown method {sorted(unknown)[0]!r} for --methods; choose from {', '.join(METHODS)}")
@@ -272,7 +274,14 @@ def run_bench(opts: BenchOptions, base_spec: PipelineSpec | None = None) -> int:
     settings = {"repeat": opts.repeat, "warmup_frames": opts.warmup, "frames": opts.frames, "preset": base_spec.preset,
                 "backends": backends, "refiner": base_spec.refiner, "methods": opts.methods.split(","),
                 "decoder": opts.decoder}
-    report = {"machine": info, "settings": settings, "results": results}
+    return {"machine": info, "settings": settings, "results": results}
+
+
+def run_bench(opts: BenchOptions, base_spec: PipelineSpec | None = None) -> int:
+    """``realtime bench``: measure, print the table, and write the JSON and the plot asked for."""
+    from realtime.bench.report import print_report, write_json
+
+    report = measure(opts, base_spec)
     print_report(report)
     if opts.json:
         write_json(report, opts.json)

@@ -1,39 +1,46 @@
 """``--plot FILE.png``: fps across inputs for every method, and where each pipeline's time goes.
 
-matplotlib is only needed for this (``pip install 'realtime-enhance[plot]'``); without it ``--plot`` is a
-one-line error, and the table and JSON are still written.
+Drawn on a bare matplotlib Figure, so a notebook can show :func:`bench_figure` inline and the
+command line can save it without a display or pyplot's global state.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from realtime.errors import ConfigError, SinkError
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def write_plot(report: dict, path: str) -> None:
+
+def bench_figure(report: dict) -> Figure:
+    """The report drawn on a bare Figure (no pyplot state): shown by a notebook, saved by ``--plot``."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as e:
-        raise ConfigError("--plot needs matplotlib: pip install 'realtime-enhance[plot]' (or matplotlib)") from e
+        raise ConfigError("--plot needs matplotlib: pip install matplotlib") from e
     results = report["results"]
-    labels = [f"{r['input']}" for r in results]
+    labels = [Path(r["input"]).name if not r["live"] else r["input"] for r in results]
     methods = list(dict.fromkeys(m["label"] for r in results for m in r["methods"]))
-    fig, (ax_fps, ax_stage) = plt.subplots(1, 2, figsize=(14, 5.5))
+    fig = Figure(figsize=(14, 5.5))
+    ax_fps, ax_stage = fig.subplots(1, 2)
     width = 0.8 / max(1, len(methods))
     for i, label in enumerate(methods):
         values = [next((m["fps"]["median"] for m in r["methods"] if m["label"] == label), 0.0) for r in results]
         xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(results))]
-        ax_fps.bar(xs, values, width, label=label)
-    ax_fps.set_xticks(range(len(results)), labels, rotation=15, ha="right")
+        bars = ax_fps.bar(xs, values, width, label=label)
+        ax_fps.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+    ax_fps.set_xticks(range(len(results)), labels, rotation=15 if len(results) > 2 else 0,
+                      ha="right" if len(results) > 2 else "center")
     ax_fps.set_ylabel("frames per second (median of runs)")
     ax_fps.set_title("end-to-end fps")
-    ax_fps.legend(fontsize=7)
+    ax_fps.margins(y=0.12)  # room for the values over the bars
+    # under the axes: inside, the legend would cover the bars it explains
+    ax_fps.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     # per-stage median ms of every pipeline row, stacked, one horizontal bar per row
-    rows = [(f"{r['input']}: {m['method']} [{m['backend']}]", m["stage_ms"]) for r in results
+    rows = [(f"{name}: {m['method']} [{m['backend']}]", m["stage_ms"]) for name, r in zip(labels, results, strict=True)
             for m in r["methods"] if m["stage_ms"]]
     stage_names = list(dict.fromkeys(k for _, st in rows for k in st))
     lefts = [0.0] * len(rows)
@@ -53,9 +60,12 @@ def write_plot(report: dict, path: str) -> None:
     fig.suptitle(f"realtime bench: {machine['cpu']}, {machine['cores']} cores"
                  + (f", {', '.join(machine['gpus'])}" if machine["gpus"] else ""), fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def write_plot(report: dict, path: str) -> None:
+    fig = bench_figure(report)
     try:
         fig.savefig(Path(path), dpi=110)
     except OSError as e:
         raise SinkError(f"cannot write {path}: {e.strerror or e}") from e
-    finally:
-        plt.close(fig)

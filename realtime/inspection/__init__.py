@@ -49,11 +49,11 @@ def draw_sheet(traces, **kwargs) -> Figure:
     return draw(traces, **kwargs)
 
 
-def draw_timeline(timeline: Timeline) -> Figure:
+def draw_timeline(timeline: Timeline, **kwargs) -> Figure:
     """See :func:`realtime.inspection.timeline.draw_timeline`."""
     from realtime.inspection.timeline import draw_timeline as draw
 
-    return draw(timeline)
+    return draw(timeline, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,11 +105,12 @@ def _block_title(trace: Trace, name: str | None) -> str:
     return "  ·  ".join(parts)
 
 
-def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float, block_in: float) -> None:
+def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float, block_in: float,
+                dpi: float) -> None:
     steps = trace.steps
     decision = trace.refiner
     cols = len(steps) + (1 if decision is not None else 0)
-    width_px = round(PANEL_IN * DPI * _DOWNSCALE)
+    width_px = round(PANEL_IN * dpi * _DOWNSCALE)
     grid = sub.add_gridspec(3, cols, height_ratios=[image_in, image_in, HIST_IN], hspace=0.22, wspace=0.06,
                             left=0.01, right=0.99, top=1.0 - HEADER_IN / block_in, bottom=0.25 / block_in)
     sub.suptitle(_block_title(trace, name), x=0.01, y=1.0 - 0.08 / block_in, ha="left", va="top",
@@ -135,7 +136,7 @@ def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float,
             prev = steps[col - 1].planes
             diff = luma_change(prev, step.planes)
             scale = max(_MIN_CHANGE_SCALE, float(np.percentile(np.abs(diff), 99.5)))
-            cax.imshow(_pool_signed(diff, round(PANEL_IN * DPI)), cmap=_CHANGE_CMAP, vmin=-scale, vmax=scale,
+            cax.imshow(_pool_signed(diff, round(PANEL_IN * dpi)), cmap=_CHANGE_CMAP, vmin=-scale, vmax=scale,
                        interpolation="antialiased")
             cax.set_title(f"Δ luma {float(diff.mean()):+.1f}  (±{scale:.0f} shown)", loc="left", fontsize=_SMALL)
             cax.set_title(f"|Δ chroma| {chroma_change(prev, step.planes):.1f}", loc="right", fontsize=_SMALL,
@@ -230,13 +231,16 @@ def _draw_decision(sub: SubFigure, grid, col: int, decision: RefinerDecision, tr
              family="monospace", color="0.15")
 
 
-def draw_sheet(traces: Trace | Sequence[Trace], *, name: str | None = None, caption: str | None = None) -> Figure:
+def draw_sheet(traces: Trace | Sequence[Trace], *, name: str | None = None, caption: str | None = None,
+               dpi: float = DPI) -> Figure:
     """A contact sheet of one or more traced frames (one block each), ready to show or save.
 
     Args:
         traces: what :meth:`realtime.Enhancer.trace` or ``realtime inspect`` traced.
         name: the input's name, for the block titles.
         caption: a line under everything (the pipeline's description, say).
+        dpi: pixels per inch of the saved or shown image (a panel is 3 inches wide); a notebook
+            keeps its outputs small with 60-80.
     """
     from matplotlib.figure import Figure
 
@@ -250,12 +254,12 @@ def draw_sheet(traces: Trace | Sequence[Trace], *, name: str | None = None, capt
         image_in = PANEL_IN * min(h / w, 1.6)  # portrait frames are drawn no taller than 1.6 widths
         heights.append((image_in, 2 * image_in + HIST_IN + HEADER_IN + 0.35))
     caption_in = 0.3 if caption else 0.0
-    fig = Figure(figsize=(cols * PANEL_IN + 0.2, sum(b for _, b in heights) + caption_in), dpi=DPI,
+    fig = Figure(figsize=(cols * PANEL_IN + 0.2, sum(b for _, b in heights) + caption_in), dpi=dpi,
                  facecolor="white")
     subs = fig.subfigures(len(traces) + (1 if caption else 0), 1, squeeze=False,
                           height_ratios=[b for _, b in heights] + ([caption_in] if caption else []))[:, 0]
     for sub, trace, (image_in, block_in) in zip(subs, traces, heights, strict=False):
-        _draw_block(sub, trace, name, image_in, block_in)
+        _draw_block(sub, trace, name, image_in, block_in, dpi)
     if caption:
         subs[-1].text(0.01, 0.5, caption, ha="left", va="center", fontsize=_SMALL, color="0.3")
     return fig

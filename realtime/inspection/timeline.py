@@ -28,7 +28,7 @@ def _series(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def draw_timeline(timeline: Timeline) -> Figure:
+def draw_timeline(timeline: Timeline, *, dpi: float = 110) -> Figure:
     """The timeline of a clip as a figure (show it in a notebook, or ``savefig``)."""
     from matplotlib.figure import Figure
 
@@ -38,7 +38,7 @@ def draw_timeline(timeline: Timeline) -> Figure:
     has_refiner = any(r.curve_mid is not None for r in recs)
     panels = ["luma", "flicker"] + (["levels"] if has_levels else []) + (["refiner"] if has_refiner else []) + ["cuts"]
     heights = {"luma": 1.6, "flicker": 1.2, "levels": 1.2, "refiner": 1.3, "cuts": 0.9}
-    fig = Figure(figsize=(12, sum(heights[p] for p in panels) + 0.9), dpi=110, facecolor="white",
+    fig = Figure(figsize=(12, sum(heights[p] for p in panels) + 0.9), dpi=dpi, facecolor="white",
                  layout="constrained")
     axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=[heights[p] for p in panels])
     ax_of = dict(zip(panels, np.atleast_1d(axes), strict=True))
