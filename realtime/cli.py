@@ -66,24 +66,23 @@ def _fps(text: str) -> Fraction:
     return value
 
 
-def _frame_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(p) for p in text.split(",") if p.strip())
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected frame numbers such as 0,150,300, got {text!r}") from e
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"frame numbers count from 0, got {text!r}")
-    return values
+def _list_of(kind: type[int] | type[float], example: str, rule: str):
+    """An argparse type: comma-separated numbers of ``kind``, none negative (frames or seconds from the start)."""
+
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(kind(p) for p in text.split(",") if p.strip())
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from e
+        if not values or min(values) < 0 or not all(v < float("inf") for v in values):
+            raise argparse.ArgumentTypeError(f"{rule}, got {text!r}")
+        return values
+
+    return parse
 
 
-def _time_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(p) for p in text.split(",") if p.strip())
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected times in seconds such as 2.5,10, got {text!r}") from e
-    if not values or min(values) < 0 or not all(v < float("inf") for v in values):
-        raise argparse.ArgumentTypeError(f"times are seconds from the first frame (0 or more), got {text!r}")
-    return values
+_frame_list = _list_of(int, "frame numbers such as 0,150,300", "frame numbers count from 0")
+_time_list = _list_of(float, "times in seconds such as 2.5,10", "times are seconds from the first frame (0 or more)")
 
 
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:

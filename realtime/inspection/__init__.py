@@ -155,7 +155,7 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
     if kind is InputKind.IMAGE and options.frames:
         raise ConfigError("--frame picks frames of a video or photos of a folder; this input is one photo")
     if timeline_path is not None and kind.live and options.limit is None:
-        raise ConfigError(f"a {kind.value} has no end: give --frames N to bound the timeline")
+        raise ConfigError(f"a live input ({kind.value}) has no end: give --frames N to bound the timeline")
     if options.limit is not None and photo:
         raise ConfigError("--frames bounds how much of a video is read; it does not apply to photos")
     _check_matplotlib()
