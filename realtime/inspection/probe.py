@@ -76,10 +76,10 @@ class ProbeResult:
     frames_read: int = 0
 
 
-def _time(packet: FramePacket, start: float | None) -> float | None:
+def _time(packet: FramePacket) -> float | None:
     if packet.pts is None or packet.time_base is None:
         return None
-    return float(packet.pts * packet.time_base) - (start or 0.0)
+    return float(packet.pts * packet.time_base)
 
 
 class _Recorder:
@@ -137,7 +137,7 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
         if limit is not None and result.frames_read >= limit:
             break
         result.frames_read += 1
-        t = _time(packet, None)
+        t = _time(packet)
         if start is None:
             start = t
         rel = t - start if t is not None and start is not None else None
@@ -162,7 +162,8 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
             result.traces.append(trace)
             if recorder is not None:
                 recorder.record(packet.index, rel, trace.steps[0].planes, trace.steps[-1].planes)
-        elif recorder is not None or packet.index < last_wanted or wanted_times:
+        elif not photos and (recorder is not None or packet.index < last_wanted or wanted_times):
+            # a video frame before the chosen ones: its state is what the chosen ones inherit
             original = packet.planes.to_host() if packet.planes is not None else Planes.from_bgr(packet.image)
             pipeline.process(packet)
             if recorder is not None:
