@@ -142,7 +142,8 @@ class Enhancer:
         A photo (the default) is traced on its own, and the last image equals :meth:`enhance`'s
         output. With ``video=True`` the frame is the next one of a video instead, as in
         :meth:`process`: temporal state carries over, so frame 150 of a clip is traced as a run
-        would see it.
+        would see it. A photo's trace clears temporal state as :meth:`enhance` does, so do not
+        interleave photos with a video traced or streamed through the same enhancer.
         """
         frame = _Frame(image, _order(rgb, order))
         if video:

@@ -74,7 +74,9 @@ def _list_of(kind: type[int] | type[float], example: str, rule: str):
             values = tuple(kind(p) for p in text.split(",") if p.strip())
         except ValueError as e:
             raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from e
-        if not values or min(values) < 0 or not all(v < float("inf") for v in values):
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}")
+        if min(values) < 0 or not all(v < float("inf") for v in values):
             raise argparse.ArgumentTypeError(f"{rule}, got {text!r}")
         return values
 
@@ -160,11 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-o", "--output", metavar="SHEET.png|DIR/",
                    help="the contact sheet (.png, .jpg, .pdf, .svg; default inspect.png), or a folder/ for "
                         "every intermediate as PNG plus inspect.json")
-    i.add_argument("--frame", type=_frame_list, default=(), metavar="N[,N...]",
-                   help="video frames to trace (from 0), one block each; photos of a folder by position "
-                        "(default: the middle frame; every photo)")
-    i.add_argument("--time", type=_time_list, default=(), metavar="S[,S...]",
-                   help="video moments to trace, in seconds from the first frame")
+    i.add_argument("--frame", type=_frame_list, action="extend", metavar="N[,N...]",
+                   help="video frames to trace (from 0), one block each; photos of a folder by position among "
+                        "the readable ones (default: the middle frame; the photos)")
+    i.add_argument("--time", type=_time_list, action="extend", metavar="S[,S...]",
+                   help="video moments to trace, in seconds from the first frame: the frame on screen then")
     i.add_argument("--timeline", metavar="FILE.png",
                    help="also plot luma in/out, flicker, contrast levels, refiner decisions and scene cuts "
                         "per frame over the clip")
@@ -285,7 +287,8 @@ def _print_summary(report, info) -> None:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from realtime.inspection import InspectOptions, run_inspect
 
-    options = InspectOptions(output=args.output, frames=args.frame, times=args.time, timeline=args.timeline,
+    options = InspectOptions(output=args.output, frames=tuple(args.frame or ()), times=tuple(args.time or ()),
+                             timeline=args.timeline,
                              limit=args.frames, max_bad_frames=args.max_bad_frames, decoder=args.decoder)
     say = (lambda line: None) if args.quiet else _note
     report = run_inspect(args.input, pipeline_spec(args), options, notify=say)
@@ -295,12 +298,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             _note(f"traced {traced}")
         if report.timeline is not None:
             _note(f"timeline of {len(report.timeline.records)} frames")
-        shown = report.written if len(report.written) <= 4 else [p for p in report.written
-                                                                  if p.suffix != ".png" or p.name == "sheet.png"]
-        for path in shown:
+        for path in report.figures:
             _note(f"wrote {path}")
-        if len(shown) < len(report.written):
-            _note(f"and {len(report.written) - len(shown)} intermediate PNGs beside them")
+        if report.intermediates:
+            _note(f"and {len(report.intermediates)} intermediate PNGs beside them")
     return 0
 
 

@@ -77,7 +77,8 @@ class RefinerDecision:
         """The curve's output (0..1 of the range) at input ``x`` (0..1 of the range): at 0.5, its
         midpoint, the one number that says how much the refiner brightened the mid-tones."""
         k = len(self.knots) - 1
-        return float(np.interp(x, np.linspace(0.0, 1.0, k + 1), self.knots))
+        # clipped as the applied curve is (luma_lut), so the number is the curve that is drawn
+        return float(np.clip(np.interp(x, np.linspace(0.0, 1.0, k + 1), self.knots), 0.0, 1.0))
 
     @property
     def mean_gain(self) -> float:

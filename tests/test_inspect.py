@@ -178,3 +178,67 @@ def _exit_code(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as e:
         return int(e.code)
+
+
+@pytest.mark.parametrize(("time", "frame"), [(0.0, 0), (0.02, 0), (0.49, 11), (0.5, 12), (0.99, 23)])
+def test_time_is_the_frame_on_screen(clip, tmp_path, time, frame):
+    report = run_inspect(str(clip.path), PipelineSpec(refiner="off"),
+                         InspectOptions(output=str(tmp_path / "s.png"), times=(time,)))
+    assert [t.index for t in report.traces] == [frame]
+
+
+def test_a_reused_folder_holds_one_run_and_photos_keep_apart(tmp_path):
+    photos = tmp_path / "shots"
+    photos.mkdir()
+    for name in ("a.png", "a.jpg", "a b.png", "a_b.png"):  # names that a careless folder naming would merge
+        cv2.imwrite(str(photos / name), scene(len(name), 64, 48))
+    out = tmp_path / "out"
+    assert main(["inspect", str(photos), "-o", f"{out}/", "-q", "--refiner", "off"]) == 0
+    assert main(["inspect", str(photos), "-o", f"{out}/", "-q", "--stages", "denoise", "--refiner", "off"]) == 0
+    doc = json.loads((out / "inspect.json").read_text())
+    assert sorted(f["photo"] for f in doc["frames"]) == ["a b.png", "a.jpg", "a.png", "a_b.png"]
+    sheets = {f["sheet"] for f in doc["frames"]}
+    assert len(sheets) == 4 and all((out / s).is_file() for s in sheets)
+    listed = {s["file"] for f in doc["frames"] for s in f["steps"]} | sheets | {"inspect.json"}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert on_disk == listed  # nothing left from the first run's contrast and clahe panels
+
+
+def test_outputs_are_checked_before_any_work(clip, tmp_path, capsys):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    assert main(["inspect", str(clip.path), "-o", f"{busy}/"]) == 4
+    assert main(["inspect", str(clip.path), "-o", str(tmp_path / "x.png"), "--timeline", str(tmp_path / "x.png")]) == 2
+    (tmp_path / "dir.png").mkdir()
+    assert main(["inspect", str(clip.path), "--timeline", str(tmp_path / "dir.png")]) == 4
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 3 and "not empty" in err[0] and "both be" in err[1] and "is a folder" in err[2], err
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+
+
+def test_frames_bounds_the_default_frame_and_names_itself(clip, tmp_path, capsys):
+    report = run_inspect(str(clip.path), PipelineSpec(refiner="off"),
+                         InspectOptions(output=str(tmp_path / "s.png"), limit=6))
+    assert [t.index for t in report.traces] == [3]  # the middle of the frames read
+    assert main(["inspect", str(clip.path), "--frames", "5", "--frame", "10", "-o", str(tmp_path / "t.png")]) == 2
+    assert "beyond --frames 5" in capsys.readouterr().err
+
+
+def test_a_folder_skips_an_unreadable_photo_and_says_so(tmp_path):
+    photos = tmp_path / "shots"
+    photos.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(photos / f"p{i}.png"), scene(i, 48, 32))
+    (photos / "p3.png").write_bytes(b"not an image")
+    report = run_inspect(str(photos), PipelineSpec(refiner="off"), InspectOptions(output=str(tmp_path / "s.png")))
+    assert [t.name for t in report.traces] == ["p0.png", "p1.png", "p2.png", "p4.png", "p5.png", "p6.png", "p7.png",
+                                               "p8.png"]  # the first eight readable ones fit a sheet
+    assert any("first 8 of 10" in n for n in report.notes) and any("1 unreadable" in n for n in report.notes)
+
+
+def test_odd_shapes_draw_clean_sheets(tmp_path, recwarn):
+    for name, (w, h) in {"wide.png": (4000, 4), "tiny.png": (2, 2), "tall.png": (20, 600)}.items():
+        cv2.imwrite(str(tmp_path / name), scene(1, w, h))
+        assert main(["inspect", str(tmp_path / name), "-o", str(tmp_path / f"{name}.sheet.png"), "-q"]) == 0
+    assert not [w for w in recwarn if "matplotlib" in str(w.filename)]

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 
 from realtime.assembly import PipelineSpec, build_pipeline
 from realtime.errors import ConfigError, SinkError
-from realtime.inspection.probe import FrameRecord, ProbeResult, Selection, Timeline, check_selection, probe
+from realtime.inspection.dump import JSON_NAME
+from realtime.inspection.probe import (
+    FrameRecord,
+    ProbeResult,
+    Selection,
+    Timeline,
+    check_selection,
+    frames_at,
+    probe,
+)
 from realtime.sources import SourceOptions, open_source
 from realtime.targets import InputKind, parse_input
 
@@ -75,15 +84,22 @@ class InspectReport:
 
     traces: list[Trace]
     timeline: Timeline | None
-    written: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)  # sheets, the timeline, inspect.json
+    intermediates: list[Path] = field(default_factory=list)  # a folder's PNG per stage
     frames_read: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def written(self) -> list[Path]:
+        return self.figures + self.intermediates
 
 
 def _figure_path(text: str, flag: str) -> Path:
     path = Path(text)
     if path.suffix.lower() not in FIGURE_FORMATS:
         raise ConfigError(f"{flag} writes a figure: give a file ending in {', '.join(FIGURE_FORMATS)}, got {text}")
+    if path.is_dir():
+        raise SinkError(f"{flag} {text} is a folder; give a file name, or DIR/ for -o")
     return path
 
 
@@ -93,14 +109,26 @@ def _output(text: str | None) -> tuple[Path, bool]:
         return Path(DEFAULT_SHEET), False
     path = Path(text)
     if text.endswith(("/", "\\")) or path.is_dir() or not path.suffix:
+        if path.exists() and not path.is_dir():
+            raise SinkError(f"-o {text} exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()) and not (path / JSON_NAME).is_file():
+            raise SinkError(f"-o {text} is not empty and is not an earlier inspect folder (no {JSON_NAME}); "
+                            "choose a new or empty folder")
         return path, True
     return _figure_path(text, "-o"), False
 
 
+def _parent_ready(path: Path) -> None:
+    """Make the folder a file will go to, now, so a bad place fails before any work is done."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SinkError(f"cannot write {path}: {e.strerror or e}") from e
+
+
 def _save(fig: Figure, path: Path) -> Path:
     try:
-        if path.parent != Path():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        _parent_ready(path)
         fig.savefig(path)
     except OSError as e:
         raise SinkError(f"cannot write {path}: {e.strerror or e}") from e
@@ -120,9 +148,14 @@ def record_timeline(source: str, spec: PipelineSpec | None = None, *, limit: int
 
     The Python side of ``realtime inspect CLIP --timeline``; draw the result with :func:`draw_timeline`.
     """
+    target = parse_input(source)
+    if target.kind in (InputKind.IMAGE, InputKind.IMAGES):
+        raise ConfigError("a timeline plots a video over time; a photo has none")
+    if target.kind.live and limit is None:
+        raise ConfigError(f"a live input ({target.kind.value}) has no end: give a limit of frames")
     spec = spec or PipelineSpec()
     pipeline = build_pipeline(spec)
-    src = open_source(source, SourceOptions(audio=False))
+    src = open_source(target, SourceOptions(audio=False, frames=limit))
     try:
         result = probe(src, pipeline, Selection(frames=traced), timeline=True, limit=limit,
                        description=pipeline.describe())
@@ -138,14 +171,15 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
 
     Frames: for a video, ``options.frames`` / ``options.times`` (default: the middle frame, or the
     first when the length is unknown); for a photo, the photo; for a folder of photos, the ones at
-    those positions (default: all of them).
+    those positions among the readable ones (default: all of them into a folder, the first
+    ``MAX_ROWS`` onto one sheet).
     """
     notes: list[str] = []
     say = notify or notes.append
     target = parse_input(source)
     kind = target.kind
     photo = kind in (InputKind.IMAGE, InputKind.IMAGES)
-    sheet_wanted = options.output is not None or options.frames or options.times or not options.timeline
+    sheet_wanted = bool(options.output is not None or options.frames or options.times or not options.timeline)
     out_path, folder = _output(options.output)
     timeline_path = _figure_path(options.timeline, "--timeline") if options.timeline else None
     if timeline_path is not None and photo:
@@ -158,31 +192,51 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
         raise ConfigError(f"a live input ({kind.value}) has no end: give --frames N to bound the timeline")
     if options.limit is not None and photo:
         raise ConfigError("--frames bounds how much of a video is read; it does not apply to photos")
+    if (sheet_wanted and not folder and timeline_path is not None
+            and timeline_path.resolve() == out_path.resolve()):
+        raise ConfigError(f"the sheet and the timeline would both be {out_path}: give them different names")
+    for path in ([] if folder or not sheet_wanted else [out_path]) + ([timeline_path] if timeline_path else []):
+        _parent_ready(path)
     _check_matplotlib()
     pipeline = build_pipeline(spec, notify=say)
     src = open_source(target, SourceOptions(max_bad_frames=options.max_bad_frames, audio=False,
                                             decoder=options.decoder, frames=options.limit))
     try:
         info = src.info
-        selection = Selection(frames=tuple(sorted(set(options.frames))), times=tuple(sorted(set(options.times))))
+        frames, times = set(options.frames), tuple(sorted(set(options.times)))
+        if times and not kind.live:  # a file's moments, from its timestamps
+            frames |= set(frames_at(times, info.name))
+            times = ()
+        selection = Selection(frames=tuple(sorted(frames)), times=times)
+        known = info.frame_count if options.limit is None else min(info.frame_count or options.limit, options.limit)
         if sheet_wanted and not selection:
-            if photo:
-                selection = Selection(frames=tuple(range(info.frame_count or 1)))
-            elif not photo:
-                middle = (info.frame_count or 1) // 2
+            if kind is InputKind.IMAGE:
+                selection = Selection(first=1)
+            elif kind is InputKind.IMAGES:
+                selection = Selection(first=(info.frame_count or 1) if folder else MAX_ROWS)
+                if not folder and (info.frame_count or 0) > MAX_ROWS:
+                    say(f"tracing the first {MAX_ROWS} of {info.frame_count} photos (choose with --frame N,N..., "
+                        "or write them all with -o DIR/)")
+            else:
+                middle = (known or 1) // 2
                 selection = Selection(frames=(middle,))
                 say(f"tracing frame {middle} ({'the middle of the clip' if middle else 'the first'}; "
                     "choose with --frame N or --time SECONDS)")
         check_selection(selection, info.frame_count, info.name)
         count = len(selection.frames) + len(selection.times)
         if not folder and count > MAX_ROWS:
-            raise ConfigError(f"{count} frames make a sheet too tall to read: pick at most {MAX_ROWS} with --frame, "
+            what = "photos" if photo else "frames"
+            raise ConfigError(f"{count} {what} make a sheet too tall to read: pick at most {MAX_ROWS} with --frame, "
                               "or write them all to a folder with -o DIR/")
         result: ProbeResult = probe(src, pipeline, selection if sheet_wanted else Selection(),
                                     timeline=timeline_path is not None, limit=options.limit,
                                     description=pipeline.describe())
+        skipped = src.stats.bad_frames
     finally:
         src.close()
+    if skipped:
+        say(f"{skipped} unreadable {'images' if photo else 'frames'} skipped"
+            + (" (--frame counts the readable photos)" if kind is InputKind.IMAGES else ""))
     name = Path(info.name).name if not kind.live else info.name
     if result.timeline is not None:
         result.timeline = dataclasses.replace(result.timeline, name=name)
@@ -197,13 +251,14 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
             def one(trace: Trace, path: Path) -> None:
                 _save(sheet(trace, name=name, caption=caption), path)
 
-            report.written += write_folder(out_path, result.traces, name=info.name, pipeline=pipeline, sheet_for=one,
-                                           photo_names=[t.name for t in result.traces],
-                                           timeline=result.timeline)
+            files = write_folder(out_path, result.traces, name=info.name, pipeline=pipeline, sheet_for=one,
+                                 photo_names=[t.name for t in result.traces], timeline=result.timeline)
+            report.figures += [p for p in files if p.name in ("sheet.png", JSON_NAME)]
+            report.intermediates += [p for p in files if p.name not in ("sheet.png", JSON_NAME)]
         else:
-            report.written.append(_save(sheet(result.traces, name=name, caption=caption), out_path))
+            report.figures.append(_save(sheet(result.traces, name=name, caption=caption), out_path))
     if result.timeline is not None and timeline_path is not None:
         from realtime.inspection.timeline import draw_timeline as timeline
 
-        report.written.append(_save(timeline(result.timeline), timeline_path))
+        report.figures.append(_save(timeline(result.timeline), timeline_path))
     return report

@@ -7,8 +7,10 @@ time, the panels' measures and the refiner's full decision (tone curve, gain gri
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +26,10 @@ from realtime.sinks.images import write_image
 from realtime.trace import RefinerDecision, Trace
 
 JSON_NAME = "inspect.json"
+
+
+def _round(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 2)
 
 
 def _safe(name: str) -> str:
@@ -59,41 +65,92 @@ def decision_json(decision: RefinerDecision) -> dict[str, Any]:
 
 
 def frame_folder(trace: Trace, photo_name: str | None) -> str:
+    """A frame's subfolder: ``frame_000150``, a photo's name with its extension (``a_b.png`` ->
+    ``a_b_png``), or none for a single photo."""
     if trace.index is None:
         return ""
     if photo_name:
-        return _safe(Path(photo_name).stem) or f"photo_{trace.index:04d}"
+        return _safe(photo_name.replace(".", "_")) or f"photo_{trace.index:04d}"
     return f"frame_{trace.index:06d}"
+
+
+def _clear_earlier(folder: Path) -> None:
+    """Remove what an earlier inspection wrote here (the files its inspect.json lists), so a
+    reused folder never mixes two runs' stages."""
+    path = folder / JSON_NAME
+    if not path.is_file():
+        return
+    try:
+        doc = json.loads(path.read_text())
+        names = [f["sheet"] for f in doc.get("frames", [])]
+        names += [s["file"] for f in doc.get("frames", []) for s in f.get("steps", [])]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SinkError(f"{path} is not an inspect.json this version can read ({e}); choose another folder") from e
+    for name in names:
+        target = (folder / name).resolve()
+        if folder.resolve() in target.parents:  # never outside the folder, whatever the file says
+            target.unlink(missing_ok=True)
+            if target.parent != folder.resolve() and not any(target.parent.iterdir()):
+                target.parent.rmdir()
+    path.unlink()
 
 
 def write_folder(folder: Path, traces: Sequence[Trace], *, name: str, pipeline: Pipeline,
                  sheet_for, photo_names: Sequence[str | None] | None = None,
                  timeline: Timeline | None = None) -> list[Path]:
-    """Write the folder; ``sheet_for(trace, path)`` draws one frame's sheet. Returns the files written."""
+    """Write the folder; ``sheet_for(trace, path)`` draws one frame's sheet. Returns the files written.
+
+    A failure part way removes what this call wrote, and says so: a folder is complete or absent.
+    """
+    written: list[Path] = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _clear_earlier(folder)
+        _write(folder, traces, name, pipeline, sheet_for, photo_names, timeline, written)
     except OSError as e:
-        raise SinkError(f"cannot create {folder}: {e.strerror or e}") from e
-    written: list[Path] = []
+        _remove(written)
+        raise SinkError(f"cannot write into {folder}: {e.strerror or e}; the files written were removed") from e
+    except SinkError as e:
+        _remove(written)
+        raise SinkError(f"{e}; the files written were removed") from e
+    return written
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in reversed(paths):
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only when empty
+
+
+def _write(folder: Path, traces: Sequence[Trace], name: str, pipeline: Pipeline, sheet_for,
+           photo_names: Sequence[str | None] | None, timeline: Timeline | None, written: list[Path]) -> None:
     frames = []
     names = list(photo_names) if photo_names is not None else [None] * len(traces)
+    used: set[str] = set()
     for trace, photo in zip(traces, names, strict=True):
-        sub = folder / frame_folder(trace, photo)
+        base = frame_folder(trace, photo)
+        label, n = base, 1
+        while label in used:  # two photos whose names differ only in what _safe replaced
+            n += 1
+            label = f"{base}_{n}"
+        used.add(label)
+        sub = folder / label
         sub.mkdir(parents=True, exist_ok=True)
         steps = []
         for i, step in enumerate(trace.steps):
             path = sub / f"{i:02d}_{_safe(step.name)}.png"
+            written.append(path)  # before writing: a half-written file is removed too
             write_image(path, step.image)
-            written.append(path)
             entry = {"name": step.name, "file": str(path.relative_to(folder)), "ms": round(step.ms, 3),
                      "mean_luma": round(mean_luma(step.planes), 2),
-                     "noise_sigma": round(noise_sigma(step.planes.y), 2)}
+                     "noise_sigma": _round(noise_sigma(step.planes.y))}
             if i:
                 entry["chroma_change"] = round(chroma_change(trace.steps[i - 1].planes, step.planes), 2)
             steps.append(entry)
         sheet = sub / "sheet.png"
-        sheet_for(trace, sheet)
         written.append(sheet)
+        sheet_for(trace, sheet)
         h, w = trace.steps[0].planes.size
         frames.append({"index": trace.index, "time_s": trace.time_s, "photo": photo, "width": w, "height": h,
                        "sheet": str(sheet.relative_to(folder)), "steps": steps,
@@ -105,9 +162,5 @@ def write_folder(folder: Path, traces: Sequence[Trace], *, name: str, pipeline: 
         doc["timeline"] = {"cut_threshold": timeline.cut_threshold, "luma_range": list(timeline.luma_range),
                            "records": [dataclasses.asdict(r) for r in timeline.records]}
     path = folder / JSON_NAME
-    try:
-        path.write_text(json.dumps(doc, indent=1) + "\n")
-    except OSError as e:
-        raise SinkError(f"cannot write {path}: {e.strerror or e}") from e
     written.append(path)
-    return written
+    path.write_text(json.dumps(doc, indent=1) + "\n")

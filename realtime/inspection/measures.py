@@ -28,9 +28,10 @@ def noise_sigma(y: np.ndarray) -> float:
     out: ``sqrt(pi / 2) / 6 * mean(|I * N|)`` over the flat part of the frame. It reads a few
     levels on clean photos with fine texture (no estimator can tell texture from noise) and is
     meant for comparing the panels of one sheet: denoising lowers it, sharpening and CLAHE raise it.
+    NaN for a plane too small to hold the 3x3 operator.
     """
     if min(y.shape[:2]) < 3:
-        return 0.0
+        return math.nan
     plane = y.astype(np.float32)
     response = np.abs(cv2.filter2D(plane, cv2.CV_32F, _IMMERKAER)[1:-1, 1:-1])
     gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=3)[1:-1, 1:-1]

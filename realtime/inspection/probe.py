@@ -56,17 +56,23 @@ class Timeline:
     cut_threshold: float
     traced: tuple[int, ...] = ()  # frames that have a block on the sheet
     description: str = ""
+    duration_s: float | None = None  # to the end of the last frame
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Which frames to trace: by index, by time (s, from the first frame), or none."""
+    """Which frames to trace: by index, by time (s, from the first frame), the first ``first``, or none.
+
+    Times are the moments a live source's frames are shown (the frame on screen at ``t``, from its
+    frame rate); a file's times are turned into frame numbers before reading, from its timestamps.
+    """
 
     frames: tuple[int, ...] = ()
     times: tuple[float, ...] = ()
+    first: int | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.frames or self.times)
+        return bool(self.frames or self.times or self.first)
 
 
 @dataclass
@@ -128,6 +134,8 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
     wanted_frames = set(selection.frames)
     wanted_times = sorted(selection.times)
     last_wanted = max(wanted_frames, default=-1)
+    first = selection.first or 0
+    frame_s = float(1 / info.fps) if info.fps else 0.0
     result = ProbeResult()
     start: float | None = None
     pipeline.reset()
@@ -141,8 +149,9 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
         if start is None:
             start = t
         rel = t - start if t is not None and start is not None else None
-        chosen = packet.index in wanted_frames
-        while wanted_times and rel is not None and rel >= wanted_times[0] - 1e-6:
+        chosen = packet.index in wanted_frames or len(result.traces) < first
+        # the frame on screen at t: the first one that is still showing then
+        while wanted_times and rel is not None and rel + frame_s > wanted_times[0] + 1e-6:
             wanted_times.pop(0)
             chosen = True
         if chosen:
@@ -169,12 +178,15 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
             if recorder is not None:
                 out = packet.planes if packet.planes is not None else Planes.from_bgr(packet.image)
                 recorder.record(packet.index, rel, original, out.to_host())
-        if recorder is None and not wanted_frames and not wanted_times:
+        if recorder is None and not wanted_frames and not wanted_times and len(result.traces) >= first:
             break
     missing = sorted(wanted_frames)
+    if missing and limit is not None and result.frames_read >= limit:
+        raise ConfigError(f"frame {missing[0]} is beyond --frames {limit} (the frames read)")
     if missing:
-        raise SourceError(f"frame {missing[0]} is past the end of {info.name} "
-                          f"({result.frames_read} frames, numbered from 0)")
+        what = ("photo", "readable photos") if photos else ("frame", "frames")
+        raise SourceError(f"{what[0]} {missing[0]} is past the end of {info.name} "
+                          f"({result.frames_read} {what[1]}, numbered from 0)")
     if wanted_times:
         end = f"{rel:.2f} s" if result.frames_read and rel is not None else "no timestamps"
         raise SourceError(f"time {wanted_times[0]:g} s is past the end of {info.name} (its last frame is at {end})")
@@ -182,11 +194,28 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
         if not recorder.records:
             raise SourceError(f"no frames could be read from {info.name}")
         lo, hi = luma_range(info.color)  # the source sets it from the first frame it decoded
+        last = recorder.records[-1].time_s
         result.timeline = Timeline(name=info.name, records=tuple(recorder.records), luma_range=(int(lo), int(hi)),
                                    cut_threshold=recorder.cuts.threshold,
                                    traced=tuple(t.index for t in result.traces if t.index is not None),
-                                   description=description)
+                                   description=description,
+                                   duration_s=last + frame_s if last is not None else None)
     return result
+
+
+def frames_at(times: Sequence[float], target: str) -> tuple[int, ...]:
+    """The frames of a file on screen at ``times`` (s from its first frame), from its timestamps."""
+    import bisect
+
+    from realtime.sources.media import presentation_times
+
+    starts, end = presentation_times(target)
+    frames = []
+    for t in times:
+        if not starts or t >= end - 1e-9:
+            raise SourceError(f"time {t:g} s is past the end of {target} (it lasts {end:.3f} s)")
+        frames.append(bisect.bisect_right(starts, t + 1e-9) - 1)
+    return tuple(frames)
 
 
 def check_selection(selection: Selection, frame_count: int | None, name: str) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 PANEL_IN = 3.0  # width of one panel, inches
 HIST_IN = 0.85  # height of the histogram row
 HEADER_IN = 0.45  # a block's title
+MIDDLE_MIN_IN = 1.6  # the middle row holds the tone curve: it needs this height even under a panorama
 DPI = 120
 _DOWNSCALE = 2.0  # images are drawn from at most this many pixels per displayed pixel
 _TITLE = 9.5
@@ -66,17 +67,24 @@ def _fit(plane: np.ndarray, width_px: int) -> np.ndarray:
     return cv2.resize(plane, (width_px, h), interpolation=cv2.INTER_AREA)
 
 
+def _signed(value: float) -> str:
+    """``+1.2``, ``-0.3``, and ``0.0`` for what rounds to nothing (never ``-0.0``)."""
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
 def _pool_signed(diff: np.ndarray, width_px: int) -> np.ndarray:
     """``diff`` shrunk to about ``width_px`` wide, keeping each block's largest change with its sign.
 
     Averaging would cancel what sharpening does (a bright and a dark fringe either side of every
     edge) and show a blank panel; the largest change per block keeps every fringe visible.
     """
-    f = -(-diff.shape[1] // width_px)
-    if f <= 1:
+    fx = -(-diff.shape[1] // width_px)
+    if fx <= 1:
         return diff
-    h, w = (diff.shape[0] // f) * f, (diff.shape[1] // f) * f
-    blocks = diff[:h, :w].reshape(h // f, f, w // f, f)
+    fy = min(fx, diff.shape[0])  # a frame fewer rows high than the factor keeps one row
+    h, w = (diff.shape[0] // fy) * fy, (diff.shape[1] // fx) * fx
+    blocks = diff[:h, :w].reshape(h // fy, fy, w // fx, fx)
     hi, lo = blocks.max(axis=(1, 3)), blocks.min(axis=(1, 3))
     return np.where(-lo > hi, lo, hi)
 
@@ -111,7 +119,8 @@ def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float,
     decision = trace.refiner
     cols = len(steps) + (1 if decision is not None else 0)
     width_px = round(PANEL_IN * dpi * _DOWNSCALE)
-    grid = sub.add_gridspec(3, cols, height_ratios=[image_in, image_in, HIST_IN], hspace=0.22, wspace=0.06,
+    grid = sub.add_gridspec(3, cols, height_ratios=[image_in, max(image_in, MIDDLE_MIN_IN), HIST_IN],
+                            hspace=0.22, wspace=0.06,
                             left=0.01, right=0.99, top=1.0 - HEADER_IN / block_in, bottom=0.25 / block_in)
     sub.suptitle(_block_title(trace, name), x=0.01, y=1.0 - 0.08 / block_in, ha="left", va="top",
                  fontsize=_TITLE + 1, fontweight="bold")
@@ -124,7 +133,9 @@ def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float,
         _bare(ax)
         timing = "" if step.name == INPUT else f"  {step.ms:.2f} ms"
         ax.set_title(f"{step.name}{timing}", loc="left", fontsize=_TITLE, fontweight="bold")
-        ax.set_title(f"noise σ {noise_sigma(step.planes.y):.1f}", loc="right", fontsize=_SMALL, color="0.3")
+        sigma = noise_sigma(step.planes.y)
+        ax.set_title(f"noise σ {sigma:.1f}" if sigma == sigma else "noise σ n/a", loc="right", fontsize=_SMALL,
+                     color="0.3")
 
         cax = sub.add_subplot(grid[1, col])
         _bare(cax)
@@ -138,7 +149,7 @@ def _draw_block(sub: SubFigure, trace: Trace, name: str | None, image_in: float,
             scale = max(_MIN_CHANGE_SCALE, float(np.percentile(np.abs(diff), 99.5)))
             cax.imshow(_pool_signed(diff, round(PANEL_IN * dpi)), cmap=_CHANGE_CMAP, vmin=-scale, vmax=scale,
                        interpolation="antialiased")
-            cax.set_title(f"Δ luma {float(diff.mean()):+.1f}  (±{scale:.0f} shown)", loc="left", fontsize=_SMALL)
+            cax.set_title(f"Δ luma {_signed(float(diff.mean()))}  (±{scale:.0f} shown)", loc="left", fontsize=_SMALL)
             cax.set_title(f"|Δ chroma| {chroma_change(prev, step.planes):.1f}", loc="right", fontsize=_SMALL,
                           color="0.3")
 
@@ -185,18 +196,21 @@ def _draw_decision(sub: SubFigure, grid, col: int, decision: RefinerDecision, tr
     ax.set_title("refiner: gain map", loc="left", fontsize=_TITLE, fontweight="bold")
     ax.set_title(f"×{decision.gain.min():.2f} … ×{decision.gain.max():.2f}", loc="right", fontsize=_SMALL,
                  color="0.3")
-    # the colour bar sits inside the frame's bottom edge, on a white card so its labels read on any image
-    from matplotlib.patches import Rectangle
+    # the colour bar sits inside the frame's bottom edge, on a white card so its labels read on any
+    # image; a frame much wider than high has no room for it (the title gives the range)
+    if h / w >= 0.4:
+        from matplotlib.patches import Rectangle
 
-    ax.add_patch(Rectangle((0.02, 0.03), 0.56, 0.2, transform=ax.transAxes, facecolor="white", alpha=0.85,
-                           edgecolor="none"))
-    bar = ax.inset_axes((0.09, 0.06, 0.42, 0.05))
-    colorbar = sub.colorbar(im, cax=bar, orientation="horizontal")
-    ticks = [-span, 0.0, span]
-    colorbar.set_ticks(ticks, labels=[f"×{2 ** t:.2f}" for t in ticks])
-    colorbar.ax.xaxis.set_ticks_position("top")
-    colorbar.ax.tick_params(labelsize=_SMALL - 1.5, length=1.5, pad=1)
-    colorbar.outline.set_visible(False)
+        ax.add_patch(Rectangle((0.02, 0.03), 0.56, 0.2, transform=ax.transAxes, facecolor="white", alpha=0.85,
+                               edgecolor="none"))
+        bar = ax.inset_axes((0.09, 0.06, 0.42, 0.05))
+        colorbar = sub.colorbar(im, cax=bar, orientation="horizontal")
+        ticks = [-span, 0.0, span]
+        colorbar.set_ticks(ticks, labels=[f"×{2 ** t:.2f}" for t in ticks])
+        colorbar.ax.xaxis.set_ticks_position("top")
+        colorbar.ax.tick_params(labelsize=_SMALL - 1.5, length=1.5, pad=1)
+        colorbar.outline.set_visible(False)
+
 
     # the tone curve, in the frame's own codes
     cax = sub.add_subplot(grid[1, col])
@@ -206,7 +220,7 @@ def _draw_decision(sub: SubFigure, grid, col: int, decision: RefinerDecision, tr
     cax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=0.9, label="identity")
     cax.plot(codes[inside], decision.tone_curve[inside], color="#c0392b", linewidth=1.6, label="tone curve")
     knots_x = lo + np.linspace(0.0, 1.0, len(decision.knots)) * (hi - lo)
-    cax.plot(knots_x, lo + decision.knots * (hi - lo), "o", color="#c0392b", markersize=2.2)
+    cax.plot(knots_x, lo + np.clip(decision.knots, 0.0, 1.0) * (hi - lo), "o", color="#c0392b", markersize=2.2)
     cax.set_xlim(lo, hi)
     cax.set_ylim(lo, hi)
     cax.set_aspect("equal", adjustable="box")
@@ -251,8 +265,9 @@ def draw_sheet(traces: Trace | Sequence[Trace], *, name: str | None = None, capt
     heights = []
     for t in traces:
         h, w = t.steps[0].planes.size
-        image_in = PANEL_IN * min(h / w, 1.6)  # portrait frames are drawn no taller than 1.6 widths
-        heights.append((image_in, 2 * image_in + HIST_IN + HEADER_IN + 0.35))
+        # portrait frames are drawn no taller than 1.6 widths, panoramas no flatter than a quarter
+        image_in = PANEL_IN * min(max(h / w, 0.25), 1.6)
+        heights.append((image_in, image_in + max(image_in, MIDDLE_MIN_IN) + HIST_IN + HEADER_IN + 0.35))
     caption_in = 0.3 if caption else 0.0
     fig = Figure(figsize=(cols * PANEL_IN + 0.2, sum(b for _, b in heights) + caption_in), dpi=dpi,
                  facecolor="white")

@@ -122,8 +122,7 @@ def draw_timeline(timeline: Timeline, *, dpi: float = 110) -> Figure:
         top.annotate(f"sheet #{t}", (t, 1.0), xycoords=("data", "axes fraction"), fontsize=_FONT - 1.5,
                      ha="center", va="bottom", color="0.3")
     ax_of["cuts"].set_xlim(x[0] - 0.5, x[-1] + 0.5)
-    times = [r.time_s for r in recs]
-    duration = f", {times[-1]:.2f} s" if times[-1] is not None else ""
+    duration = f", {timeline.duration_s:.2f} s" if timeline.duration_s is not None else ""
     fig.suptitle(f"{timeline.name}: {len(recs)} frames{duration}, {len(cuts)} scene cut(s)"
                  + (f"\n{timeline.description}" if timeline.description else ""), fontsize=_FONT + 1.5,
                  x=0.01, ha="left")

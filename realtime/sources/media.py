@@ -72,6 +72,37 @@ def _nvdec_context(stream: av.VideoStream) -> tuple[av.CodecContext | None, str]
     return ctx, name
 
 
+def presentation_times(target: str) -> tuple[list[float], float]:
+    """Every video frame's presentation time (s, from the first frame) and the end of the last one.
+
+    From the packets alone (demuxed, never decoded), so a file's moments can be mapped to frame
+    numbers before a run, variable frame rate included. A frame the decoder later fails on still
+    has a time here, so with damaged frames the mapping is off by those frames.
+    """
+    container = _open_container(target, live=False, options=None, fmt=None)
+    try:
+        if not container.streams.video:
+            raise SourceError(f"no video stream in {target}")
+        video = container.streams.video[0]
+        tb = video.time_base
+        stamps: list[tuple[int, int]] = []  # (pts, duration)
+        try:
+            for packet in container.demux(video):
+                if packet.pts is not None and packet.size > 0:
+                    stamps.append((packet.pts, packet.duration or 0))
+        except av.error.FFmpegError as e:
+            raise SourceError(f"input is damaged or truncated: {e.strerror or e}") from e
+    finally:
+        container.close()
+    if not stamps or tb is None:
+        return [], 0.0
+    stamps.sort()
+    times = [float((p - stamps[0][0]) * tb) for p, _ in stamps]
+    last = stamps[-1][1]
+    step = float(last * tb) if last else (times[-1] - times[-2] if len(times) > 1 else 0.0)
+    return times, times[-1] + step
+
+
 class MediaSource:
     """A PyAV-demuxed source: file (lossless, exact timestamps), URL or v4l2 device (live)."""
 
