@@ -24,6 +24,23 @@ _CUT = "#d35400"
 _FONT = 8.5
 
 
+#: the refiner's curve midpoint and mean gain are drawn over at least this span, so that a drift of
+#: a few thousandths (invisible in the picture) does not fill the panel and read as pumping
+_MIN_SPAN = 0.05
+
+
+def _min_span(ax, values: np.ndarray, span: float) -> None:
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi - lo < span:
+        mid = (lo + hi) / 2.0
+        lo, hi = mid - span / 2.0, mid + span / 2.0
+    pad = (hi - lo) * 0.08
+    ax.set_ylim(lo - pad, hi + pad)
+
+
 def _series(values: list[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
@@ -85,9 +102,11 @@ def draw_timeline(timeline: Timeline, *, dpi: float = 110) -> Figure:
         analysed = np.array([bool(r.analysed) for r in recs])
         ax.plot(x[analysed], mid[analysed], "o", color="#c0392b", markersize=1.8, label="network ran")
         ax.set_ylabel("curve\nmid-grey", fontsize=_FONT)
+        _min_span(ax, mid, _MIN_SPAN)
         twin = ax.twinx()
         twin.plot(x, gain, color="#7d3c98", linewidth=1.1, label="mean gain (right)")
         twin.set_ylabel("mean\ngain ×", fontsize=_FONT)
+        _min_span(twin, gain, _MIN_SPAN)
         twin.tick_params(labelsize=_FONT - 1)
         handles = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
