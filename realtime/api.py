@@ -147,9 +147,7 @@ class Enhancer:
         """
         frame = _Frame(image, _order(rgb, order))
         if video:
-            packet = FramePacket(image=frame.bgr, index=self._index)
-            self._index += 1
-            return trace_packet(self.pipeline, packet, back=frame.back)
+            return trace_packet(self.pipeline, self._next_packet(frame), back=frame.back)
         self.pipeline.reset()
         try:
             return trace_packet(self.pipeline, FramePacket(image=frame.bgr), back=frame.back, photo=True)
@@ -161,9 +159,13 @@ class Enhancer:
         """The next frame of a video: temporal state (denoising history, smoothed levels, the
         refiner's smoothing) carries over from the frame before. Call :meth:`reset` at a cut."""
         f = _Frame(frame, _order(rgb, order))
-        packet = FramePacket(image=f.bgr, index=self._index)
+        return f.back(self.pipeline.process(self._next_packet(f)).image)
+
+    def _next_packet(self, frame: _Frame) -> FramePacket:
+        """The video's next frame, numbered after the ones before it."""
+        packet = FramePacket(image=frame.bgr, index=self._index)
         self._index += 1
-        return f.back(self.pipeline.process(packet).image)
+        return packet
 
     def stream(self, frames: Iterable[np.ndarray], *, rgb: bool = False,
                order: str | None = None) -> Iterator[np.ndarray]:

@@ -24,10 +24,11 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def _fit(img: np.ndarray, width: int) -> np.ndarray:
+def fit_width(img: np.ndarray, width: int) -> np.ndarray:
+    """``img`` shrunk (area-averaged) to at most ``width`` pixels across, its aspect kept; never enlarged."""
     if img.shape[1] <= width:
         return img
-    h = round(img.shape[0] * width / img.shape[1])
+    h = max(1, round(img.shape[0] * width / img.shape[1]))
     return cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA)
 
 
@@ -35,8 +36,8 @@ def side_by_side(pairs: list[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
     """Rows of [before | after], one row per sampled frame, labelled with the frame index."""
     rows = []
     for index, before, after in pairs:
-        b = _label(_fit(before, PANEL_WIDTH), f"before  #{index}")
-        a = _label(_fit(after, PANEL_WIDTH), f"after  #{index}")
+        b = _label(fit_width(before, PANEL_WIDTH), f"before  #{index}")
+        a = _label(fit_width(after, PANEL_WIDTH), f"after  #{index}")
         gap = np.full((b.shape[0], 8, 3), 255, np.uint8)
         rows.append(np.hstack([b, gap, a]))
     width = max(r.shape[1] for r in rows)

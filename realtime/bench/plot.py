@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from realtime.errors import ConfigError, SinkError
+from realtime.errors import SinkError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -17,10 +17,8 @@ if TYPE_CHECKING:
 
 def bench_figure(report: dict) -> Figure:
     """The report drawn on a bare Figure (no pyplot state): shown by a notebook, saved by ``--plot``."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ConfigError("--plot needs matplotlib: pip install matplotlib") from e
+    from matplotlib.figure import Figure
+
     results = report["results"]
     labels = [Path(r["input"]).name if not r["live"] else r["input"] for r in results]
     methods = list(dict.fromkeys(m["label"] for r in results for m in r["methods"]))

@@ -33,8 +33,9 @@ from realtime.inspection.probe import (
     frames_at,
     probe,
 )
-from realtime.sources import SourceOptions, open_source
-from realtime.targets import InputKind, parse_input
+from realtime.pipeline import Pipeline
+from realtime.sources import SourceInfo, SourceOptions, open_source
+from realtime.targets import InputKind, InputTarget, parse_input
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -135,11 +136,26 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _check_matplotlib() -> None:
+def _check_timeline(kind: InputKind, limit: int | None, bound: str) -> None:
+    """ConfigError when a timeline cannot be drawn: photos have none, a live input never ends."""
+    if kind in (InputKind.IMAGE, InputKind.IMAGES):
+        raise ConfigError("a timeline plots a video over time; a photo has no timeline")
+    if kind.live and limit is None:
+        raise ConfigError(f"a live input ({kind.value}) has no end: give {bound} to bound the timeline")
+
+
+def _probe_source(target: InputTarget, pipeline: Pipeline, choose: Callable[[SourceInfo], Selection], *,
+                  timeline: bool, limit: int | None, options: SourceOptions) -> tuple[ProbeResult, SourceInfo, int]:
+    """Open the input, choose the frames from what it says of itself, walk it (see
+    :func:`~realtime.inspection.probe.probe`) and close it: the result, the source's facts and how
+    many unreadable frames it skipped."""
+    src = open_source(target, options)
     try:
-        import matplotlib  # noqa: F401
-    except ImportError as e:
-        raise ConfigError("inspect draws with matplotlib: pip install matplotlib") from e
+        selection = choose(src.info)
+        result = probe(src, pipeline, selection, timeline=timeline, limit=limit, description=pipeline.describe())
+        return result, src.info, src.stats.bad_frames
+    finally:
+        src.close()
 
 
 def record_timeline(source: str, spec: PipelineSpec | None = None, *, limit: int | None = None,
@@ -149,18 +165,10 @@ def record_timeline(source: str, spec: PipelineSpec | None = None, *, limit: int
     The Python side of ``realtime inspect CLIP --timeline``; draw the result with :func:`draw_timeline`.
     """
     target = parse_input(source)
-    if target.kind in (InputKind.IMAGE, InputKind.IMAGES):
-        raise ConfigError("a timeline plots a video over time; a photo has none")
-    if target.kind.live and limit is None:
-        raise ConfigError(f"a live input ({target.kind.value}) has no end: give a limit of frames")
-    spec = spec or PipelineSpec()
-    pipeline = build_pipeline(spec)
-    src = open_source(target, SourceOptions(audio=False, frames=limit))
-    try:
-        result = probe(src, pipeline, Selection(frames=traced), timeline=True, limit=limit,
-                       description=pipeline.describe())
-    finally:
-        src.close()
+    _check_timeline(target.kind, limit, "a limit of frames")
+    pipeline = build_pipeline(spec or PipelineSpec())
+    result, _, _ = _probe_source(target, pipeline, lambda info: Selection(frames=traced), timeline=True, limit=limit,
+                                 options=SourceOptions(audio=False, frames=limit))
     assert result.timeline is not None
     return dataclasses.replace(result.timeline, name=Path(source).name), result.traces
 
@@ -182,14 +190,12 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
     sheet_wanted = bool(options.output is not None or options.frames or options.times or not options.timeline)
     out_path, folder = _output(options.output)
     timeline_path = _figure_path(options.timeline, "--timeline") if options.timeline else None
-    if timeline_path is not None and photo:
-        raise ConfigError("--timeline plots a video over time; a photo has no timeline")
+    if timeline_path is not None:
+        _check_timeline(kind, options.limit, "--frames N")
     if options.times and photo:
         raise ConfigError("--time picks a moment of a video; for photos in a folder use --frame N (their position)")
     if kind is InputKind.IMAGE and options.frames:
         raise ConfigError("--frame picks frames of a video or photos of a folder; this input is one photo")
-    if timeline_path is not None and kind.live and options.limit is None:
-        raise ConfigError(f"a live input ({kind.value}) has no end: give --frames N to bound the timeline")
     if options.limit is not None and photo:
         raise ConfigError("--frames bounds how much of a video is read; it does not apply to photos")
     if (sheet_wanted and not folder and timeline_path is not None
@@ -197,12 +203,12 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
         raise ConfigError(f"the sheet and the timeline would both be {out_path}: give them different names")
     for path in ([] if folder or not sheet_wanted else [out_path]) + ([timeline_path] if timeline_path else []):
         _parent_ready(path)
-    _check_matplotlib()
     pipeline = build_pipeline(spec, notify=say)
-    src = open_source(target, SourceOptions(max_bad_frames=options.max_bad_frames, audio=False,
-                                            decoder=options.decoder, frames=options.limit))
-    try:
-        info = src.info
+    source_options = SourceOptions(max_bad_frames=options.max_bad_frames, audio=False, decoder=options.decoder,
+                                   frames=options.limit)
+
+    def choose(info: SourceInfo) -> Selection:
+        """The frames to trace, from what the opened source says of itself (its length, timestamps)."""
         frames, times = set(options.frames), tuple(sorted(set(options.times)))
         if times and not kind.live:  # a file's moments, from its timestamps
             frames |= set(frames_at(times, info.name))
@@ -228,12 +234,10 @@ def run_inspect(source: str, spec: PipelineSpec, options: InspectOptions,
             what = "photos" if photo else "frames"
             raise ConfigError(f"{count} {what} make a sheet too tall to read: pick at most {MAX_ROWS} with --frame, "
                               "or write them all to a folder with -o DIR/")
-        result: ProbeResult = probe(src, pipeline, selection if sheet_wanted else Selection(),
-                                    timeline=timeline_path is not None, limit=options.limit,
-                                    description=pipeline.describe())
-        skipped = src.stats.bad_frames
-    finally:
-        src.close()
+        return selection if sheet_wanted else Selection()
+
+    result, info, skipped = _probe_source(target, pipeline, choose, timeline=timeline_path is not None,
+                                          limit=options.limit, options=source_options)
     if skipped:
         say(f"{skipped} unreadable {'images' if photo else 'frames'} skipped"
             + (" (--frame counts the readable photos)" if kind is InputKind.IMAGES else ""))

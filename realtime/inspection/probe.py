@@ -173,9 +173,11 @@ def probe(source: Source, pipeline: Pipeline, selection: Selection, *, timeline:
                 recorder.record(packet.index, rel, trace.steps[0].planes, trace.steps[-1].planes)
         elif not photos and (recorder is not None or packet.index < last_wanted or wanted_times):
             # a video frame before the chosen ones: its state is what the chosen ones inherit
-            original = packet.planes.to_host() if packet.planes is not None else Planes.from_bgr(packet.image)
-            pipeline.process(packet)
-            if recorder is not None:
+            if recorder is None:
+                pipeline.process(packet)
+            else:  # the frame as read is kept only when the timeline records it
+                original = packet.planes.to_host() if packet.planes is not None else Planes.from_bgr(packet.image)
+                pipeline.process(packet)
                 out = packet.planes if packet.planes is not None else Planes.from_bgr(packet.image)
                 recorder.record(packet.index, rel, original, out.to_host())
         if recorder is None and not wanted_frames and not wanted_times and len(result.traces) >= first:

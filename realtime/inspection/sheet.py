@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from realtime.compare import fit_width
 from realtime.inspection.measures import chroma_change, luma_change, luma_histogram, noise_sigma
 from realtime.planes import luma_range
 from realtime.trace import INPUT, RefinerDecision, Trace
@@ -53,18 +54,7 @@ def _binned(hist: np.ndarray) -> np.ndarray:
 def _rgb(bgr: np.ndarray, width_px: int) -> np.ndarray:
     if bgr.ndim == 2:
         bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-    img = bgr[..., :3]
-    if img.shape[1] > width_px:
-        h = max(1, round(img.shape[0] * width_px / img.shape[1]))
-        img = cv2.resize(img, (width_px, h), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(img[..., ::-1])
-
-
-def _fit(plane: np.ndarray, width_px: int) -> np.ndarray:
-    if plane.shape[1] <= width_px:
-        return plane
-    h = max(1, round(plane.shape[0] * width_px / plane.shape[1]))
-    return cv2.resize(plane, (width_px, h), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(fit_width(np.ascontiguousarray(bgr[..., :3]), width_px)[..., ::-1])
 
 
 def _signed(value: float) -> str:
@@ -186,7 +176,7 @@ def _draw_decision(sub: SubFigure, grid, col: int, decision: RefinerDecision, tr
     before = next((s for s in reversed(trace.steps) if s.name != "refiner"), trace.steps[0])
     # the gain map over the frame the refiner was given, in grey so the colours are the gain's alone
     ax = sub.add_subplot(grid[0, col])
-    grey = _fit(before.planes.y, width_px)
+    grey = fit_width(before.planes.y, width_px)
     h, w = grey.shape
     gain = np.log2(decision.gain_map(h, w))
     span = max(0.1, float(np.abs(gain).max()))
