@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, NoReturn
 
 from realtime import __version__
-from realtime.errors import RealtimeError
+from realtime.errors import ConfigError, RealtimeError
 from realtime.memory import keep_freed_memory
 
 if TYPE_CHECKING:
@@ -83,6 +83,63 @@ def _list_of(kind: type[int] | type[float], example: str, rule: str):
     return parse
 
 
+def _rate(text: str) -> int:
+    """A bit rate or size such as 4M, 2500k or 800000 (FFmpeg's suffixes: k = 1000, M = 10^6)."""
+    t = text.strip()
+    scale = {"k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000, "g": 1_000_000_000, "G": 1_000_000_000}
+    factor = scale.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if factor != 1 else t) * factor
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a rate such as 4M, 2500k or 800000, got {text!r}") from e
+    if not 1_000 <= value <= 10_000_000_000:
+        raise argparse.ArgumentTypeError(f"expected a rate between 1k and 10G, got {text!r}")
+    return round(value)
+
+
+def _seconds(text: str) -> float:
+    """Seconds as FFmpeg writes them: 90, 2.5, 1:30 or 00:01:30.5."""
+    try:
+        parts = [float(p) for p in text.strip().split(":")]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected seconds such as 90, 2.5 or 00:01:30, got {text!r}") from e
+    if not 1 <= len(parts) <= 3 or min(parts) < 0 or any(p >= 60 for p in parts[1:]):
+        raise argparse.ArgumentTypeError(f"expected seconds such as 90, 2.5 or 00:01:30, got {text!r}")
+    value = 0.0
+    for p in parts:
+        value = value * 60 + p
+    if not value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite time, got {text!r}")
+    return value
+
+
+def _size(minimum: int, allow_keep: bool):
+    """An argparse type: WxH, with -1 for one side (keep the aspect ratio) when ``allow_keep``."""
+
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            w, h = (int(v) for v in text.lower().split("x"))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"expected a size such as 1280x720, got {text!r}") from e
+        sides = [v for v in (w, h) if not (allow_keep and v == -1)]
+        if not sides or min(sides) < minimum or max(sides) > 16384:
+            keep = " (one side may be -1)" if allow_keep else ""
+            raise argparse.ArgumentTypeError(f"expected sides of {minimum}..16384{keep}, got {text!r}")
+        return w, h
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from e
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 _frame_list = _list_of(int, "frame numbers such as 0,150,300", "frame numbers count from 0")
 _time_list = _list_of(float, "times in seconds such as 2.5,10", "times are seconds from the first frame (0 or more)")
 
@@ -109,16 +166,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     e = sub.add_parser("enhance", help="enhance a video, stream, camera, image or folder")
-    e.add_argument("input", help="video file, URL, camera (0, /dev/video0), image, folder or glob")
-    e.add_argument("-o", "--output", help="video file, stream URL (udp://, rtmp://), image, folder or null:")
-    e.add_argument("--show", action="store_true", help="open a window with a HUD (q/Esc quit, space split view)")
+    e.add_argument("input", help="video file, URL, camera (0, /dev/video0), image, folder, glob or - (stdin)")
+    e.add_argument("-o", "--output",
+                   help="video file, stream URL (udp://, rtmp://, srt://), - (standard output), virtualcam: "
+                        "(or virtualcam:/dev/video10), image, folder/, frames/%%05d.jpg or null:")
+    e.add_argument("--show", action="store_true", help="open a window with a HUD (h for its keys)")
     _add_pipeline_options(e)
     io = e.add_argument_group("input and output")
     io.add_argument("--max-bad-frames", type=_non_negative_int, default=25, metavar="N",
                     help="undecodable frames tolerated before stopping (default 25)")
     io.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
     io.add_argument("--fps", type=_fps,
-                    help="frame rate of an image sequence written as video (default 25); video inputs keep theirs")
+                    help="frame rate of the output: an image sequence's (default 25), or a video resampled to it "
+                         "(frames dropped or repeated as FFmpeg's fps filter does, audio kept)")
+    io.add_argument("-ss", "--start", type=_seconds, metavar="S",
+                    help="start this far into a file (seconds or HH:MM:SS); the output starts at 0")
+    io.add_argument("-t", "--duration", type=_seconds, metavar="S", help="read this much of a file (seconds)")
+    io.add_argument("--scale", type=_size(2, True), metavar="WxH",
+                    help="resize every frame before the stages, e.g. 1280x720 or 1280x-1 (keep the aspect)")
+    pace = io.add_mutually_exclusive_group()
+    pace.add_argument("--pace", dest="pace", action="store_const", const=True, default=None,
+                      help="read a file at its own speed (FFmpeg's -re); default when the output is live: a "
+                           "stream, a virtual camera, the window with no file")
+    pace.add_argument("--no-pace", dest="pace", action="store_const", const=False,
+                      help="read a file as fast as it goes, even into a live output")
+    live = io.add_mutually_exclusive_group()
+    live.add_argument("--live", dest="live", action="store_const", const=True, default=None,
+                      help="read a URL or pipe as live: frames are dropped when the run falls behind")
+    live.add_argument("--lossless", dest="live", action="store_const", const=False,
+                      help="read a URL, pipe or live stream losslessly: every frame processed "
+                           "(default for URLs of files with a known duration, and pipes)")
     io.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"),
                     help="video decoder for files and streams: software (default), nvdec (NVIDIA's hardware "
                          "decoder, insisted on) or auto (NVDEC where it opens, else software, and says which)")
@@ -128,7 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--crf", type=_crf, help="x264/x265 quality, lower is better (default 20)")
     io.add_argument("--encoder-preset",
                     help="x264 preset (default superfast for files, ultrafast for streams; veryfast: smaller files)")
-    io.add_argument("--no-audio", action="store_true", help="do not copy audio streams")
+    io.add_argument("--audio", choices=("copy", "none", "silent"),
+                    help="copy the input's audio (default), none, or silent: a silent AAC track for streaming "
+                         "services that demand audio")
+    io.add_argument("--no-audio", action="store_true", help="the same as --audio none")
+    io.add_argument("--format", metavar="MUXER",
+                    help="container of a pipe or stream: mpegts (default for - and udp://), nut, matroska, flv, mp4")
+    io.add_argument("--bitrate", type=_rate, metavar="RATE", help="video bit rate target, e.g. 4M or 2500k")
+    io.add_argument("--maxrate", type=_rate, metavar="RATE", help="video bit rate cap (with --bufsize)")
+    io.add_argument("--bufsize", type=_rate, metavar="SIZE", help="rate control buffer, e.g. 8M (2x maxrate is usual)")
+    io.add_argument("--gop", type=_positive_int, metavar="N", help="frames between keyframes (default 2 s of frames)")
+    cam = e.add_argument_group("camera")
+    cam.add_argument("--camera-size", type=_size(16, False), metavar="WxH", help="ask the camera for this size")
+    cam.add_argument("--camera-fps", type=_positive_float, metavar="N", help="ask the camera for this rate")
+    cam.add_argument("--camera-format", metavar="FOURCC", help="ask the camera for MJPG, YUYV, H264 …")
+    cam.add_argument("--camera-timeout", type=_seconds, metavar="S",
+                     help="how long a lost camera or live stream is waited for before the run stops "
+                          "(default 30 s; 0: stop at once)")
     io.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")
     io.add_argument("--compare", metavar="FILE.png", help="also write a before/after comparison image")
     io.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
@@ -226,10 +319,16 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     from realtime.job import EnhanceJob, EnhanceOptions
     from realtime.progress import FileProgress, LiveStatus
 
+    if args.no_audio and args.audio not in (None, "none"):
+        raise ConfigError(f"--no-audio contradicts --audio {args.audio}")
+    audio = "none" if args.no_audio else (args.audio or "copy")
     options = EnhanceOptions(
         output=args.output, show=args.show, max_bad_frames=args.max_bad_frames, frames=args.frames, fps=args.fps,
         decoder=args.decoder, codec=args.codec, crf=args.crf, encoder_preset=args.encoder_preset,
-        audio=not args.no_audio, overwrite=args.overwrite, compare=args.compare)
+        audio=audio, overwrite=args.overwrite, compare=args.compare, pace=args.pace, live=args.live,
+        format=args.format, bitrate=args.bitrate, maxrate=args.maxrate, bufsize=args.bufsize, gop=args.gop,
+        start=args.start, duration=args.duration, scale=args.scale, camera_size=args.camera_size,
+        camera_fps=args.camera_fps, camera_format=args.camera_format, camera_timeout=args.camera_timeout)
     job = EnhanceJob(args.input, pipeline_spec(args), options)
     info = job.info
     if not args.quiet:
@@ -237,7 +336,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         print(f"realtime: {info.name}: {info.kind} {size}"
               + (f" @ {float(info.fps):.3g} fps" if info.fps and info.kind not in ("image", "images") else "")
               + (f", {info.frame_count} frames" if info.frame_count else "")
-              + (f", {len(info.audio_streams)} audio stream(s)" if info.audio_streams and not args.no_audio
+              + (f", {len(info.audio_streams)} audio stream(s)" if info.audio_streams and audio == "copy"
                  else ""), file=sys.stderr)
         for line in job.notes:
             _note(line)

@@ -50,7 +50,7 @@ class LiveStatus:
         self._last = now
         self._stream.write(
             f"\r{stats.frames_written} frames | {stats.fps:5.1f} fps | latency {stats.latency_ms:5.1f} ms"
-            f" | dropped {stats.dropped}   "
+            f" | dropped {stats.dropped}" + (f" | {stats.status}" if stats.status else "") + "   "
         )
         self._stream.flush()
 

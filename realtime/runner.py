@@ -43,6 +43,8 @@ GRABBER_STOP_TIMEOUT_S = 5.0
 #: the 2-core bench machine (720p, full pipeline, 5 interleaved runs each, twice): 4-6% more fps
 #: and 4-7% less CPU per frame than with 5 ms.
 GIL_SWITCH_INTERVAL_S = 0.001
+#: with no new frame, the window redraws the last one this often (status changes, key presses)
+REDRAW_IDLE_S = 0.25
 
 
 class InternalError(RealtimeError):
@@ -122,6 +124,10 @@ class Runner:
             return
         self._interrupted = True
         self._stop.set()
+        # a source waiting on purpose (pacing, a reconnect's backoff) is woken to see the stop
+        interrupt = getattr(self.source, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
         watchdog = threading.Timer(GRABBER_STOP_TIMEOUT_S, self._force_end)
         watchdog.daemon = True
         watchdog.start()
@@ -242,6 +248,7 @@ class Runner:
         st.latency_ms = (now - packet.t_capture_ns) / 1e6
         st.dropped = self.dropped
         st.timings = packet.timings
+        st.status = self.source.stats.status
         self._t_last = now
         if st.frames_written == self.warmup_frames:
             self._t_steady = now
@@ -303,7 +310,11 @@ class Runner:
             worker.join(timeout=GRABBER_STOP_TIMEOUT_S)
 
     def _display_loop(self) -> None:
+        """Show frames as they come; with none coming (a camera reconnecting, a paced gap) the last
+        one is drawn again a few times a second, so the HUD's status and keys stay live."""
         assert self.display is not None and self.q_display is not None
+        last: FramePacket | None = None
+        shown_at = time.monotonic()
         try:
             while True:
                 try:
@@ -312,8 +323,13 @@ class Runner:
                     item = None
                 if item is END_OF_STREAM:
                     break
+                self.stats.status = self.source.stats.status
+                now = time.monotonic()
                 if isinstance(item, FramePacket):
-                    self.display.show(item, self.stats)
+                    last = item
+                if last is not None and (item is not None or now - shown_at >= REDRAW_IDLE_S):
+                    self.display.show(last, self.stats)
+                    shown_at = now
                 if not self.display.poll(0.001):
                     self.stop()
                     break

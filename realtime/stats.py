@@ -26,6 +26,9 @@ class LiveStats:
     latency_ms: float = 0.0
     dropped: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: what the source is going through, for the HUD and status line ("" when all is well), e.g.
+    #: "camera /dev/video0 lost: reconnecting (attempt 3, 24 s left)"
+    status: str = ""
 
 
 @dataclass(frozen=True, slots=True)

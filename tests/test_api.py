@@ -135,6 +135,6 @@ def test_enhance_file_is_what_the_command_does(tmp_path):
     times, _, _ = read_video(tmp_path / "out.mp4")
     assert times == [p * clip.time_base for p in clip.pts]
     with pytest.raises(realtime.ConfigError, match="--fps"):
-        realtime.enhance_file(clip.path, tmp_path / "again.mp4", fps=30)
+        realtime.enhance_file("synthetic:64x48@10", tmp_path / "again.mp4", fps=30)
     with pytest.raises(realtime.SinkError, match="exists"):
         realtime.enhance_file(clip.path, tmp_path / "out.mp4")

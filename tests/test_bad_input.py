@@ -36,12 +36,12 @@ def test_missing_file(capsys, tmp_path):
 def test_folder_without_images(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("x")
-    code, lines = run_cli(capsys, "enhance", str(tmp_path / "empty"), "-o", str(tmp_path / "out/"))
+    code, lines = run_cli(capsys, "enhance", str(tmp_path / "empty"), "-o", str(tmp_path / "out") + "/")
     assert_one_error(code, lines, 3, "no images in folder")
 
 
 def test_glob_matching_nothing(capsys, tmp_path):
-    code, lines = run_cli(capsys, "enhance", str(tmp_path / "*.png"), "-o", str(tmp_path / "out/"))
+    code, lines = run_cli(capsys, "enhance", str(tmp_path / "*.png"), "-o", str(tmp_path / "out") + "/")
     assert_one_error(code, lines, 3, "no images match")
 
 

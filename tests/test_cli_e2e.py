@@ -32,7 +32,7 @@ def test_folder_keeps_names(tmp_path):
     for i, name in enumerate(names):
         cv2.imwrite(str(folder / name), scene(i, 96 + i * 10, 64))
     out = tmp_path / "enhanced"
-    assert main(["enhance", str(folder), "-o", str(out), "--quiet"]) == 0
+    assert main(["enhance", str(folder), "-o", f"{out}/", "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     for name in names:
         assert cv2.imread(str(out / name)).shape == cv2.imread(str(folder / name)).shape

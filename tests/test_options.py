@@ -23,9 +23,17 @@ def images(tmp_path):
 
 
 @pytest.mark.parametrize("case, extra, fragment", [
-    ("video", ["--fps", "30"], "--fps sets the frame rate of image sequences; a video input"),
+    ("video", ["--camera-fps", "30"], "--camera-fps acts on a camera input"),
+    ("video", ["--live"], "--live decides how a URL or pipe is read; a video input is read losslessly"),
+    ("video", ["--format", "nut"], "--format picks the container of a pipe or stream"),
+    ("video", ["--crf", "18", "--bitrate", "4M"], "--crf (a quality) and --bitrate (a rate) exclude each other"),
+    ("video", ["--bufsize", "8M"], "--bufsize sizes the buffer of --maxrate"),
+    ("synthetic", ["--pace"], "--pace acts on files; a synthetic input comes at its own pace"),
+    ("synthetic", ["--start", "2"], "--start trims a video file; a synthetic input cannot be trimmed"),
+    ("images->folder", ["--audio", "silent"], "--audio silent adds a track to encoded video"),
+    ("images->folder", ["--bitrate", "2M"], "--bitrate acts on encoded video"),
     ("synthetic", ["--fps", "30"], "give its rate in the INPUT"),
-    ("images->folder", ["--fps", "30"], "--fps has no effect unless the images are written as a video"),
+    ("images->folder", ["--fps", "30"], "--fps has no effect unless the frames are written as a video, stream or pipe"),
     ("images->folder", ["--crf", "18"], "--crf acts on encoded video, and there is none"),
     ("images->folder", ["--codec", "libx264"], "--codec acts on encoded video"),
     ("images->folder", ["--encoder-preset", "fast"], "--encoder-preset acts on encoded video"),
@@ -74,8 +82,10 @@ def test_parameters_for_a_stage_left_out_of_the_list_are_an_error(tmp_path, caps
 
 
 @pytest.mark.parametrize("output, fragment", [
-    ("-", "standard output (-o -) is not supported yet"),
-    ("/dev/video10", "is a device"),
+    ("/dev/sda", "is a device this tool does not write to"),
+    ("frames", "has no extension and is not a folder: give frames/"),
+    ("frames/%05d.txt", "needs an image extension"),
+    ("frames/%d_%d.png", "exactly one %d"),
     ("out.xyz", "unknown output type '.xyz'"),
     ("ftp://host/x.mp4", "cannot stream to ftp://"),
 ])

@@ -8,18 +8,33 @@ from pathlib import Path
 
 from realtime.errors import ConfigError, SinkError
 from realtime.sinks.base import Sink, SinkReport
-from realtime.sinks.media import EncoderOptions
+from realtime.sinks.media import AudioMode, EncoderOptions
 from realtime.sources.base import SourceInfo
 from realtime.targets import OutputKind, OutputTarget, parse_output
 
-__all__ = ["EncoderOptions", "Sink", "SinkOptions", "SinkReport", "open_sink"]
+__all__ = ["AudioMode", "EncoderOptions", "Sink", "SinkOptions", "SinkReport", "open_sink", "preflight"]
 
 
 @dataclass(frozen=True, slots=True)
 class SinkOptions:
     overwrite: bool = False
-    audio: bool = True
+    audio: AudioMode = AudioMode.COPY
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    #: frames a second the output is fed at (a virtual camera announces it); None: the source's
+    fps: float | None = None
+
+
+def preflight(target: OutputTarget) -> None:
+    """What can be known about OUTPUT before the input is opened: a virtual camera with no device, a
+    stream protocol this PyAV build lacks. One line each, before anything is read."""
+    if target.kind is OutputKind.VIRTUALCAM:
+        from realtime.sinks.virtualcam import preflight as virtualcam_preflight
+
+        virtualcam_preflight(target.device)
+    if target.kind is OutputKind.STREAM:
+        from realtime.protocols import require_protocol
+
+        require_protocol(target.spec, "output")
 
 
 def open_sink(target: str | OutputTarget, info: SourceInfo, options: SinkOptions | None = None) -> Sink:
@@ -33,15 +48,20 @@ def open_sink(target: str | OutputTarget, info: SourceInfo, options: SinkOptions
     spec = out.spec
     if out.kind is OutputKind.NULL:
         return NullSink()
-    if out.kind is OutputKind.STREAM:
-        return MediaSink(spec, info, opts.encoder, audio=opts.audio)
+    if out.kind in (OutputKind.STREAM, OutputKind.PIPE):
+        return MediaSink(out, info, opts.encoder, audio=opts.audio)
+    if out.kind is OutputKind.VIRTUALCAM:
+        from realtime.sinks.virtualcam import VirtualCameraSink
+
+        return VirtualCameraSink(out.device, info, fps=opts.fps)
     if os.path.exists(info.name) and os.path.exists(spec) and os.path.samefile(info.name, spec):
         raise SinkError(f"output {spec} is the input; choose another name")
     if out.kind is OutputKind.FOLDER:
-        parent = Path(spec.rstrip("/" + os.sep) or ".").parent
+        folder = str(Path(out.pattern).parent) if out.pattern else spec
+        parent = Path(folder.rstrip("/" + os.sep) or ".").parent
         if not parent.is_dir():
             raise SinkError(f"output folder does not exist: {parent}")
-        return ImageFolderSink(spec, default_ext=".png")
+        return ImageFolderSink(folder, default_ext=".png", pattern=out.pattern, overwrite=opts.overwrite)
     if out.kind is OutputKind.IMAGE:
         if info.kind != "image":
             raise ConfigError(
@@ -50,4 +70,4 @@ def open_sink(target: str | OutputTarget, info: SourceInfo, options: SinkOptions
             )
         check_output_path(spec, overwrite=opts.overwrite)
         return ImageFileSink(spec)
-    return MediaSink(spec, info, opts.encoder, overwrite=opts.overwrite, audio=opts.audio)
+    return MediaSink(out, info, opts.encoder, overwrite=opts.overwrite, audio=opts.audio)

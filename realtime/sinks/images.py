@@ -1,7 +1,10 @@
-"""Image outputs: one file, or a folder that mirrors the input folder's file names."""
+"""Image outputs: one file, a folder that mirrors the input folder's file names, or frames named by a
+printf pattern (``frames/%05d.jpg``, numbered from 1 as FFmpeg's image2 muxer does)."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import cv2
@@ -59,21 +62,53 @@ class ImageFileSink:
         return self._report
 
 
-class ImageFolderSink:
-    """One image per frame. Input names are kept (same file names as the input folder)."""
+#: the first number a frame pattern is given (FFmpeg's image2 ``start_number`` default)
+PATTERN_START = 1
 
-    def __init__(self, folder: str, *, default_ext: str = ".png") -> None:
-        self.target = folder
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The file names a pattern such as ``%05d.jpg`` produces."""
+    head, _, tail = re.split(r"(%0?\d*d)", pattern, maxsplit=1)
+    return re.compile(re.escape(head) + r"\d+" + re.escape(tail) + "$")
+
+
+class ImageFolderSink:
+    """One image per frame. Input names are kept (same file names as the input folder), unless a pattern
+    names the frames.
+
+    A folder that already holds files (or, for a pattern, files the pattern would write) is not
+    written into without ``overwrite``: thousands of frames mixed into someone's folder cannot be
+    told apart afterwards.
+    """
+
+    def __init__(self, folder: str, *, default_ext: str = ".png", pattern: str | None = None,
+                 overwrite: bool = False) -> None:
+        self.target = pattern or folder
         self._root = Path(folder)
         self._ext = default_ext
-        self._report = SinkReport(target=folder, state="nothing written")
+        self._pattern = Path(pattern).name if pattern else None
+        self._report = SinkReport(target=self.target, state="nothing written")
+        if self._root.is_dir() and not overwrite:
+            names = os.listdir(self._root)
+            if self._pattern:
+                match = _pattern_regex(self._pattern)
+                taken = [n for n in names if match.match(n)]
+                if taken:
+                    raise SinkError(f"{self.target}: {len(taken)} file(s) of this pattern exist already in "
+                                    f"{folder} (such as {sorted(taken)[0]}); use --overwrite to replace them")
+            elif names:
+                raise SinkError(f"output folder {folder} is not empty ({len(names)} entries); give an empty or "
+                                "new folder, or --overwrite to write into it")
         try:
             self._root.mkdir(exist_ok=True)
         except OSError as e:
             raise SinkError(f"cannot create output folder {folder}: {e.strerror}") from e
 
     def write(self, packet: FramePacket) -> None:
-        name = packet.name or f"frame_{packet.index:06d}{self._ext}"
+        if self._pattern:
+            name = self._pattern % (self._report.frames + PATTERN_START)
+        else:
+            name = packet.name or f"frame_{packet.index:06d}{self._ext}"
         path = self._root / name
         if path.parent != self._root:
             path.parent.mkdir(parents=True, exist_ok=True)

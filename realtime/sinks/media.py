@@ -1,4 +1,5 @@
-"""Encoded video through PyAV: files (MP4, MKV, MOV, …) and network streams (UDP/SRT MPEG-TS, RTMP).
+"""Encoded video through PyAV: files (MP4, MKV, MOV, …), network streams (UDP/SRT MPEG-TS, RTMP) and
+standard output (MPEG-TS, NUT, Matroska for ``realtime enhance 0 -o - | ffplay -``).
 
 Timestamps are the source's own (variable frame rate survives), audio packets are muxed as they
 came (bit-exact, never re-encoded), and the colour tags of the input are written on the output.
@@ -7,6 +8,7 @@ Closing always flushes the encoder, so an interrupted run leaves a playable file
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 from collections import deque
@@ -15,15 +17,16 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from av.video.reformatter import ColorRange
 
 from realtime.avcolor import bgr_to_frame, planes_to_frame
-from realtime.errors import SinkError
+from realtime.errors import ConfigError, SinkError
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.planes import HD_COLOR, ColorInfo, MatrixCoefficients
 from realtime.sources.base import SourceInfo
 from realtime.stats import SinkReport
-from realtime.targets import is_url, parse_output
+from realtime.targets import OutputKind, OutputTarget, parse_output
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 20
@@ -39,19 +42,50 @@ _CONTAINER_OPTIONS = {
     "matroska": {"avoid_negative_ts": "disabled"},
     "webm": {"avoid_negative_ts": "disabled"},
 }
+# Non-seekable outputs (a pipe, a stream) cannot have an MP4 index written at the end: fragments.
+_UNSEEKABLE_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_base_moof"}}
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
 MAX_EARLY_AUDIO = 4096
+#: the silent track of ``--audio silent``: what streaming services accept everywhere
+SILENT_RATE = 48_000
+SILENT_CODECS = {"webm": "libopus"}  # everything else gets AAC
+
+
+class AudioMode(enum.Enum):
+    """What becomes of audio: the input's packets copied bit-exact, none, or a silent track (streaming
+    services such as YouTube Live refuse a stream without audio, and cameras have none)."""
+
+    COPY = "copy"
+    NONE = "none"
+    SILENT = "silent"
+
+    @classmethod
+    def of(cls, value: AudioMode | str | bool) -> AudioMode:
+        if isinstance(value, AudioMode):
+            return value
+        if isinstance(value, bool):
+            return cls.COPY if value else cls.NONE
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigError(f"audio must be one of {', '.join(m.value for m in cls)}, not {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
 class EncoderOptions:
-    """How to encode video. ``preset`` None picks superfast for files, ultrafast+zerolatency for streams."""
+    """How to encode video. ``preset`` None picks superfast for files, ultrafast+zerolatency when
+    ``low_latency`` (live outputs)."""
 
     codec: str = DEFAULT_CODEC
-    crf: int = DEFAULT_CRF
+    #: None: DEFAULT_CRF unless a bitrate is given (a bitrate target and a quality target exclude each other)
+    crf: int | None = None
     preset: str | None = None
-    bitrate: int | None = None  # bits/s, for codecs without a quality scale
+    bitrate: int | None = None  # bits/s target (FFmpeg -b:v)
+    maxrate: int | None = None  # bits/s cap (FFmpeg -maxrate; with crf, a capped quality)
+    bufsize: int | None = None  # bits of the rate control's buffer (FFmpeg -bufsize)
+    gop: int | None = None  # frames between keyframes; None: 2 s of frames
     gop_seconds: float = 2.0
+    low_latency: bool = False  # x264 tune zerolatency and ultrafast (streams, live pipes)
 
 
 def container_format(target: str) -> str:
@@ -178,25 +212,31 @@ def output_color(info: SourceInfo) -> ColorInfo:
 
 
 class MediaSink:
-    """Encode frames with PyAV; copy audio packets; flush on close."""
+    """Encode frames with PyAV; copy audio packets (or write a silent track); flush on close."""
 
     def __init__(
         self,
-        target: str,
+        target: str | OutputTarget,
         info: SourceInfo,
         options: EncoderOptions | None = None,
         *,
         overwrite: bool = False,
-        audio: bool = True,
+        audio: AudioMode | str | bool = AudioMode.COPY,
     ) -> None:
-        self.target = target
+        out = target if isinstance(target, OutputTarget) else parse_output(target)
+        if out.muxer is None:
+            raise SinkError(f"{out.spec} is not a video file, stream or pipe")
+        self.target = target = out.spec
         self.options = options or EncoderOptions()
         self._info = info
-        self._stream_out = is_url(target)
-        self._fmt = container_format(target)
+        # a stream or a pipe: nothing to check or remove on disk, and nothing can be seeked back to
+        self._stream_out = out.kind is not OutputKind.VIDEO
+        self._pipe = out.kind is OutputKind.PIPE
+        self._fmt = out.muxer
         self._report = SinkReport(target=target, state="nothing written")
         self._codec = self._choose_codec(info)
-        audio_in = list(info.audio_streams) if audio else []
+        mode = AudioMode.of(audio)
+        audio_in = list(info.audio_streams) if mode is AudioMode.COPY else []
         check_compatible(self._fmt, self._codec, audio_in, target)
         if not self._stream_out:
             check_output_path(target, overwrite=overwrite)
@@ -204,9 +244,13 @@ class MediaSink:
         if note:
             self._report.notes.append(note)
         try:
-            container_options = _CONTAINER_OPTIONS.get(self._fmt, {})
-            self._container = av.open(target, mode="w", format=self._fmt, options=container_options,
-                                      timeout=10.0 if self._stream_out else None)
+            container_options = dict(_CONTAINER_OPTIONS.get(self._fmt, {}))
+            if self._stream_out:
+                container_options.update(_UNSEEKABLE_OPTIONS.get(self._fmt, {}))
+            # FFmpeg's pipe protocol writes file descriptor 1 itself: no Python in the way of each packet
+            self._container = av.open("pipe:1" if self._pipe else target, mode="w", format=self._fmt,
+                                      options=container_options,
+                                      timeout=10.0 if self._stream_out and not self._pipe else None)
         except PermissionError as e:
             raise SinkError(f"cannot create {target}: permission denied") from e
         except (av.error.FFmpegError, OSError) as e:
@@ -216,6 +260,7 @@ class MediaSink:
         try:
             self._video = self._add_video(info)
             self._audio_out = {src.index: self._container.add_stream_from_template(src) for src in audio_in}
+            self._silent = self._add_silence() if mode is AudioMode.SILENT else None
         except (av.error.FFmpegError, ValueError) as e:
             self._container.close()
             self._remove_file()
@@ -223,6 +268,37 @@ class MediaSink:
         self._early_audio: deque[PassthroughPacket] = deque()
         self._started = False
         self._last_pts: int | None = None
+        self._silent_samples = 0  # samples of silence written so far
+
+    def _add_silence(self) -> av.AudioStream:
+        name = SILENT_CODECS.get(self._fmt, "aac")
+        try:
+            stream = self._container.add_stream(name, rate=SILENT_RATE)
+        except (av.error.FFmpegError, ValueError) as e:
+            raise SinkError(f"cannot add a silent {name} track to {self.target}: {e}") from e
+        stream.layout = "stereo"
+        stream.time_base = Fraction(1, SILENT_RATE)
+        return stream
+
+    def _write_silence(self, until_s: float) -> None:
+        """Silent audio frames up to ``until_s`` seconds, so the track keeps pace with the video."""
+        stream = self._silent
+        assert stream is not None
+        cc = stream.codec_context
+        size = cc.frame_size or 1024
+        fmt = cc.format.name if cc.format else "fltp"
+        layout = cc.layout.name if cc.layout else "stereo"
+        channels = cc.layout.nb_channels if cc.layout else 2
+        while self._silent_samples / SILENT_RATE < until_s:
+            planar = fmt.endswith("p")
+            dtype = {"flt": np.float32, "s16": np.int16, "s32": np.int32, "dbl": np.float64}[fmt.rstrip("p")]
+            zeros = np.zeros((channels, size) if planar else (1, size * channels), dtype)
+            frame = av.AudioFrame.from_ndarray(zeros, format=fmt, layout=layout)
+            frame.sample_rate = SILENT_RATE
+            frame.pts = self._silent_samples
+            frame.time_base = Fraction(1, SILENT_RATE)
+            self._silent_samples += size
+            self._mux(stream.encode(frame))
 
     def _choose_codec(self, info: SourceInfo) -> av.Codec:
         """The encoder: ``auto`` tries NVENC then x264 and says which; a hardware encoder named
@@ -258,7 +334,9 @@ class MediaSink:
         stream.time_base = tb
         cc.time_base = tb
         cc.framerate = rate
-        cc.gop_size = max(1, round(float(rate) * self.options.gop_seconds))
+        cc.gop_size = self.options.gop or max(1, round(float(rate) * self.options.gop_seconds))
+        if self.options.bitrate:
+            cc.bit_rate = self.options.bitrate
         cc.options = self._encoder_options()
         return stream
 
@@ -276,18 +354,26 @@ class MediaSink:
         self._started = True
 
     def _encoder_options(self) -> dict[str, str]:
+        """The encoder's options; maxrate and bufsize are FFmpeg's generic ones, which every encoder
+        with rate control reads (x264 turns them into its VBV)."""
+        o = self.options
         opts: dict[str, str] = {}
         name = self._codec.name
         if name in QUALITY_CODECS:
             # superfast keeps a 2-core machine above 30 fps at 720p while it also enhances (veryfast: ~20 fps)
-            opts["preset"] = self.options.preset or ("ultrafast" if self._stream_out else "superfast")
-            opts["crf"] = str(self.options.crf)
-            if self._stream_out:
+            opts["preset"] = o.preset or ("ultrafast" if o.low_latency else "superfast")
+            if o.bitrate is None:
+                opts["crf"] = str(DEFAULT_CRF if o.crf is None else o.crf)
+            if o.low_latency:
                 opts["tune"] = "zerolatency"
-        elif self.options.bitrate:
-            opts["b"] = str(self.options.bitrate)
-        elif self.options.preset:
-            opts["preset"] = self.options.preset
+        elif o.preset:
+            opts["preset"] = o.preset
+        if o.bitrate:
+            opts["b"] = str(o.bitrate)
+        if o.maxrate:
+            opts["maxrate"] = str(o.maxrate)
+        if o.bufsize:
+            opts["bufsize"] = str(o.bufsize)
         return opts
 
     # -- writing ------------------------------------------------------------------------------
@@ -311,6 +397,8 @@ class MediaSink:
         frame.pts = pts
         frame.time_base = self._video.codec_context.time_base
         self._mux(self._video.encode(frame))
+        if self._silent is not None:
+            self._write_silence(float((pts + 1) * frame.time_base))
         self._report.frames += 1
         self._report.state = "finalized"
         while self._early_audio:
@@ -337,16 +425,24 @@ class MediaSink:
         try:
             for p in packets:
                 self._container.mux(p)
+        except BrokenPipeError as e:
+            raise SinkError(f"{self._what()} was closed by its reader (broken pipe) after "
+                            f"{self._report.frames} frames") from e
         except av.error.FFmpegError as e:
-            raise SinkError(f"writing {self.target} failed: {e.strerror or e}") from e
+            raise SinkError(f"writing {self._what()} failed: {e.strerror or e}") from e
         except OSError as e:
-            raise SinkError(f"writing {self.target} failed: {e.strerror or e}") from e
+            raise SinkError(f"writing {self._what()} failed: {e.strerror or e}") from e
+
+    def _what(self) -> str:
+        return "standard output" if self._pipe else self.target
 
     def close(self, *, failed: bool = False) -> SinkReport:
         """Flush the encoder and finalize; a file that got no frame is removed, not left empty."""
         try:
             if self._started:
                 self._mux(self._video.encode(None))
+                if self._silent is not None:
+                    self._mux(self._silent.encode(None))
         finally:
             try:
                 self._container.close()

@@ -37,6 +37,10 @@ class SourceStats:
     bad_frames: int = 0  # undecodable frames/packets skipped (counted against --max-bad-frames)
     concealed_frames: int = 0  # decoded with errors concealed by the decoder (kept, counted)
     passthrough_packets: int = 0
+    #: what the source is going through right now ("" when all is well), shown by the HUD and the
+    #: status line: a reconnecting source says so here
+    status: str = ""
+    reconnects: int = 0  # times a lost live source came back
 
     def count_bad(self, error: Exception, budget: int, what: str) -> None:
         """Count one undecodable frame; past ``budget`` (``--max-bad-frames``) stop the run."""
