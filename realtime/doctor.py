@@ -102,6 +102,25 @@ def _refiners() -> None:
           else f"missing: {model} (reinstall the package, or set $REALTIME_REFINER_MODEL)")
 
 
+def _protocols() -> None:
+    from realtime.protocols import NETWORK_PROTOCOLS, has_protocol
+
+    print("network protocols (asked of this PyAV build's FFmpeg)")
+    have = [p for p in NETWORK_PROTOCOLS if has_protocol(p)]
+    missing = [p for p in NETWORK_PROTOCOLS if p not in have]
+    _line("available", ", ".join(have) or "none")
+    _line("missing", ", ".join(missing) + (" (the PyPI wheels are built without SRT: stream with udp:// or "
+                                           "rtmp://)" if "srt" in missing else "") if missing else "none")
+
+
+def _virtualcam() -> None:
+    from realtime.sinks.virtualcam import virtualcam_backends
+
+    print("virtual camera (-o virtualcam:)")
+    for name, found in virtualcam_backends():
+        _line(name, found)
+
+
 def _cameras() -> None:
     from realtime.sources.camera import list_cameras
 
@@ -114,7 +133,7 @@ def _cameras() -> None:
 
 
 def run_doctor() -> int:
-    for section in (_versions, _backends, _codecs, _refiners, _cameras):
+    for section in (_versions, _backends, _codecs, _protocols, _refiners, _virtualcam, _cameras):
         try:
             section()
         except Exception as e:  # noqa: BLE001 - doctor reports, it does not crash

@@ -112,7 +112,8 @@ def test_synthetic_paced_source_has_no_drops_with_fast_sink(capsys):
 def test_doctor_runs(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    for section in ("versions", "stage backends", "pyav codecs", "refiner runtimes", "cameras"):
+    for section in ("versions", "stage backends", "pyav codecs", "network protocols", "refiner runtimes",
+                    "virtual camera", "cameras"):
         assert section in out
 
 

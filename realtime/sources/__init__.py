@@ -74,5 +74,16 @@ def open_source(spec: str | InputTarget, options: SourceOptions | None = None) -
                            independent=opts.independent_photos)
     from realtime.sources.media import MediaSource
 
-    return MediaSource(target.spec, live=kind is InputKind.STREAM, audio=opts.audio,
-                       max_bad_frames=opts.max_bad_frames, decoder=opts.decoder)
+    if kind is InputKind.PIPE:
+        live, name, source_kind = bool(opts.live), "pipe:0", "stream" if opts.live else "video"
+    elif kind is InputKind.URL:
+        live, name, source_kind = opts.live, target.spec, None
+    else:
+        live = (kind is InputKind.STREAM) if opts.live is None else opts.live
+        name, source_kind = target.spec, None if live == (kind is InputKind.STREAM) else (
+            "stream" if live else "video")
+    source = MediaSource(name, live=live, audio=opts.audio, max_bad_frames=opts.max_bad_frames,
+                         decoder=opts.decoder, kind=source_kind)
+    if source.live_note and opts.notify is not None:
+        opts.notify(source.live_note)
+    return source

@@ -110,7 +110,7 @@ class MediaSource:
         self,
         target: str,
         *,
-        live: bool,
+        live: bool | None,
         max_bad_frames: int = 25,
         audio: bool = True,
         fmt: str | None = None,
@@ -118,14 +118,24 @@ class MediaSource:
         options: dict[str, str] | None = None,
         kind: str | None = None,
     ) -> None:
-        if not live and not target.startswith(("/dev/",)) and "://" not in target:
+        if not live and not target.startswith(("/dev/", "pipe:")) and "://" not in target:
             if not os.path.exists(target):
                 raise SourceError(f"input not found: {target}")
             if os.path.isfile(target) and os.path.getsize(target) == 0:
                 raise SourceError(f"input is empty (0 bytes): {target}")
         self.max_bad_frames = max_bad_frames
         self.stats = SourceStats()
-        self._container = _open_container(target, live=live, options=options, fmt=fmt)
+        guess = live is None  # a URL: a file served over the network, or a live stream?
+        self._container = _open_container(target, live=guess or bool(live), options=options, fmt=fmt)
+        #: how a URL was taken, for the caller to say (None when nothing was guessed)
+        self.live_note: str | None = None
+        if guess:
+            duration = self._container.duration
+            live = duration is None or duration <= 0
+            self.live_note = (f"{target}: live (no known duration): frames may be dropped to keep up "
+                              "(--lossless keeps every frame)" if live else
+                              f"{target}: a file over the network ({duration / 1e6:.1f} s): every frame read "
+                              "(--live to drop frames instead)")
         if not self._container.streams.video:
             self._container.close()
             raise SourceError(f"no video stream in {target}")
