@@ -183,10 +183,13 @@ class Enhancer:
 def enhance_file(src: str | Path, dst: str | Path | None, *, preset: str = "lowlight",
                  stages: Sequence[Any] | None = None, config: ConfigLike | None = None, refiner: str = "auto",
                  backend: str = "auto", refiner_model: str | Path | None = None, codec: str | None = None,
-                 crf: int | None = None, encoder_preset: str | None = None, audio: bool = True,
+                 crf: int | None = None, encoder_preset: str | None = None, audio: bool | str = True,
                  overwrite: bool = False, max_bad_frames: int = 25, frames: int | None = None,
                  fps: Any = None, decoder: str = "software", compare: str | Path | None = None,
-                 progress: bool = False, on_frame: Callable[[int], None] | None = None) -> RunReport:
+                 progress: bool = False, on_frame: Callable[[int], None] | None = None,
+                 pace: bool | None = None, live: bool | None = None, format: str | None = None,
+                 bitrate: int | None = None, maxrate: int | None = None, bufsize: int | None = None,
+                 gop: int | None = None) -> RunReport:
     """Do what ``realtime enhance SRC -o DST`` does and return the run's report.
 
     Every frame of a file is kept with its timestamp, audio is copied untouched, and a folder of
@@ -194,7 +197,9 @@ def enhance_file(src: str | Path, dst: str | Path | None, *, preset: str = "lowl
     do, and one that cannot act on this input and output is a ``ConfigError``. ``progress`` shows a
     tqdm bar (in a notebook, its widget); ``on_frame`` is called with the count of frames written.
     Interrupted (Ctrl-C, a notebook's stop button), the output is finalized with the frames
-    already read, then ``KeyboardInterrupt`` is raised.
+    already read, then ``KeyboardInterrupt`` is raised. ``audio`` is True (copy), False (none) or
+    ``"silent"``; ``dst`` may be a stream URL, ``"-"`` or ``"virtualcam:"`` as on the command line,
+    with ``pace``, ``bitrate`` (bits/s), ``maxrate``, ``bufsize`` and ``gop`` (frames) as there.
     """
     from fractions import Fraction
 
@@ -203,7 +208,9 @@ def enhance_file(src: str | Path, dst: str | Path | None, *, preset: str = "lowl
     options = EnhanceOptions(output=str(dst) if dst is not None else None, max_bad_frames=max_bad_frames,
                              frames=frames, fps=Fraction(fps) if fps is not None else None, decoder=decoder,
                              codec=codec, crf=crf, encoder_preset=encoder_preset, audio=audio,
-                             overwrite=overwrite, compare=str(compare) if compare is not None else None)
+                             overwrite=overwrite, compare=str(compare) if compare is not None else None,
+                             pace=pace, live=live, format=format, bitrate=bitrate, maxrate=maxrate,
+                             bufsize=bufsize, gop=gop)
     spec = PipelineSpec(preset=preset, stages=tuple(stages) if stages is not None else None, config=config,
                         refiner=refiner, refiner_model=refiner_model, backend=backend)
     with EnhanceJob(str(src), spec, options) as job:

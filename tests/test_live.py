@@ -20,9 +20,9 @@ from pathlib import Path
 import av
 import pytest
 
+from realtime.assembly import PipelineSpec
 from realtime.cli import main
 from realtime.job import EnhanceJob, EnhanceOptions, pace_by_default
-from realtime.assembly import PipelineSpec
 from realtime.protocols import has_protocol
 from realtime.targets import parse_input, parse_output
 from tests.media import audio_packets, read_video, write_clip

@@ -51,13 +51,23 @@ def handle_key(key: int, split: bool, controls: PreviewControls) -> tuple[bool, 
     return True, split
 
 
+#: the largest window opened without asking the screen (OpenCV cannot tell its size)
+MAX_WINDOW = (1600, 900)
+
+
 class Window:
-    def __init__(self, controls: PreviewControls) -> None:
+    def __init__(self, controls: PreviewControls, *, frame_size: tuple[int, int] | None = None, preset: str = "",
+                 recording: str | None = None, title: str = "") -> None:
         check_display()
         self.controls = controls
         self.split = False
+        self.preset, self.recording = preset, recording
         try:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            if frame_size:  # open at the frame's size (scaled down to fit), not HighGUI's 400x300
+                w, h = frame_size
+                s = min(1.0, MAX_WINDOW[0] / w, MAX_WINDOW[1] / h)
+                cv2.resizeWindow(WINDOW, max(1, round(w * s)), max(1, round(h * s)))
         except cv2.error as e:
             raise ConfigError(
                 "--show needs OpenCV with GUI support (opencv-python, not opencv-python-headless)"
@@ -74,6 +84,12 @@ class Window:
         if self.split and packet.original is not None:
             img = split_view(packet.original_bgr(), img)
         lines = hud_lines(stats, self.controls.names(), self.controls.enabled(), self.split)
+        extra = [f"preset {self.preset}"] if self.preset else []
+        if self.recording:
+            extra.append(f"REC {self.recording.split('?')[0][:40]}")
+        if stats.status:
+            extra.append(stats.status)
+        lines = lines[:1] + extra + lines[1:]
         cv2.imshow(WINDOW, draw_hud(img, lines))
 
     def poll(self, timeout_s: float) -> bool:
