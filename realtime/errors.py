@@ -25,6 +25,14 @@ class SourceError(RealtimeError, OSError):
     exit_code = 3
 
 
+class SourceLost(SourceError):
+    """A live source that was working has gone away (camera unplugged, stream peer gone).
+
+    Distinct from failing to open: a reconnecting wrapper retries this one and gives up on the
+    rest.
+    """
+
+
 class BadFramesError(SourceError):
     """More undecodable frames than the ``--max-bad-frames`` budget allows."""
 
