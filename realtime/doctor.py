@@ -122,14 +122,23 @@ def _virtualcam() -> None:
 
 
 def _cameras() -> None:
-    from realtime.sources.camera import list_cameras
+    from realtime.sources.camera import camera_modes, list_cameras
 
-    print("cameras")
+    print("cameras (formats as FFmpeg lists them; --camera-format takes the 4-letter code)")
     cams = list_cameras()
     if not cams:
-        _line("found", "none (no /dev/video* devices)")
+        _line("none found", "no /dev/video* devices")
     for path, name in cams:
         _line(path, name)
+        try:
+            modes = camera_modes(path)
+        except Exception as e:  # noqa: BLE001 - one camera that cannot be asked does not end the section
+            _line("", f"formats not readable: {e}")
+            continue
+        if not modes:
+            _line("", "no capture formats listed (a metadata node, or not a capture device)")
+        for mode in modes:
+            _line("", mode.describe())
 
 
 def run_doctor() -> int:
