@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from realtime.errors import ConfigError
 from realtime.sources.base import Source, SourceInfo, SourceStats
 from realtime.targets import InputKind, InputTarget, parse_input
 
@@ -20,10 +19,9 @@ DEFAULT_IMAGE_FPS = Fraction(25)
 class SourceOptions:
     max_bad_frames: int = 25
     audio: bool = True
-    fps: Fraction | None = None  # image sequences: their frame rate (default 25)
+    #: image sequences: their frame rate (default 25); videos: converted to it (FFmpeg's fps filter)
+    fps: Fraction | None = None
     frames: int | None = None  # synthetic source length; None is endless
-    width: int | None = None  # camera capture size request
-    height: int | None = None
     decoder: str = "software"  # files and streams: software, nvdec or auto
     #: images of a folder or glob are unrelated photos (each processed with fresh state), not a
     #: sequence; a run writing them into one video turns this off
@@ -52,15 +50,35 @@ def open_source(spec: str | InputTarget, options: SourceOptions | None = None) -
     target = spec if isinstance(spec, InputTarget) else parse_input(spec)
     opts = options or SourceOptions()
     kind = target.kind
-    _not_yet = [name for name in ("start", "duration", "scale", "camera_size", "camera_fps", "camera_format",
-                                  "camera_timeout") if getattr(opts, name) is not None]
-    if _not_yet or (opts.fps is not None and kind not in (InputKind.IMAGE, InputKind.IMAGES)):
-        raise ConfigError(f"{', '.join(_not_yet) or 'fps'}: not wired into sources yet")  # TEMPORARY, being built
+    source = _open(target, opts)
+    try:
+        if opts.fps is not None and kind not in (InputKind.IMAGE, InputKind.IMAGES):
+            from realtime.sources.retime import Retimed
+
+            if opts.notify is not None and source.info.fps != opts.fps:
+                was = f"{float(source.info.fps):g} fps" if source.info.fps else "its own timestamps"
+                opts.notify(f"--fps {float(opts.fps):g}: frames dropped or repeated to make {float(opts.fps):g} "
+                            f"fps from {was}, as FFmpeg's fps filter does")
+            source = Retimed(source, opts.fps)
+        if opts.scale is not None:
+            from realtime.sources.retime import Scaled
+
+            source = Scaled(source, opts.scale)
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
+def _open(target: InputTarget, opts: SourceOptions) -> Source:
+    kind = target.kind
     if kind is InputKind.CAMERA:
         from realtime.sources.camera import CameraSource
 
         device = int(target.spec) if target.spec.isdigit() else target.spec
-        return CameraSource(device, width=opts.width, height=opts.height)
+        width, height = opts.camera_size or (None, None)
+        return CameraSource(device, width=width, height=height, fps=opts.camera_fps, fourcc=opts.camera_format,
+                            notify=opts.notify)
     if kind is InputKind.SYNTHETIC:
         from realtime.sources.synthetic import PacedSyntheticSource
 
@@ -83,7 +101,7 @@ def open_source(spec: str | InputTarget, options: SourceOptions | None = None) -
         name, source_kind = target.spec, None if live == (kind is InputKind.STREAM) else (
             "stream" if live else "video")
     source = MediaSource(name, live=live, audio=opts.audio, max_bad_frames=opts.max_bad_frames,
-                         decoder=opts.decoder, kind=source_kind)
+                         decoder=opts.decoder, kind=source_kind, start=opts.start, duration=opts.duration)
     if source.live_note and opts.notify is not None:
         opts.notify(source.live_note)
     return source

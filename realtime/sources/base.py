@@ -61,3 +61,41 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[FramePacket | PassthroughPacket]: ...
 
     def close(self) -> None: ...
+
+
+class Wrapped:
+    """A source seen through a change made on the grabber thread (pacing, scaling, a new frame rate).
+
+    What the wrapper does not change is the wrapped source's: its statistics, its notes and decoder
+    facts (``__getattr__``), its ``interrupt`` and ``close``. A wrapper that changes what the frames
+    are (their size, their rate) gives ``info`` a copy of its own; the colour description is copied
+    across before every frame, because a decoder settles it on the first one.
+    """
+
+    def __init__(self, source: Source, info: SourceInfo | None = None) -> None:
+        self.source = source
+        self._info = info
+
+    @property
+    def info(self) -> SourceInfo:
+        if self._info is None:
+            return self.source.info
+        self._info.color = self.source.info.color
+        return self._info
+
+    @property
+    def stats(self) -> SourceStats:
+        return self.source.stats
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "source":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+    def interrupt(self) -> None:
+        inner = getattr(self.source, "interrupt", None)
+        if inner is not None:
+            inner()
+
+    def close(self) -> None:
+        self.source.close()

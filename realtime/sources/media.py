@@ -7,8 +7,10 @@ silently skipped or allowed to end the run on the first glitch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -103,6 +105,81 @@ def presentation_times(target: str) -> tuple[list[float], float]:
     return times, times[-1] + step
 
 
+@dataclass(slots=True)
+class _Trim:
+    """``--start``/``--duration`` on a file (FFmpeg's input ``-ss``/``-t``): frame-exact video, audio to
+    the packet.
+
+    The demuxer seeks to the keyframe at or before the start, and the frames decoded from there up
+    to the start are discarded, so the first frame written is the one shown at the start (as
+    FFmpeg's accurate seek does), not the keyframe before it. Timestamps are moved so the start is
+    at 0; audio packets are moved by the same time, so the two stay in sync, and are kept whole:
+    the first one starting at or after the start and the last one starting before the end.
+    """
+
+    begin: int  # video pts of the start (the stream's time base)
+    end: int | None  # video pts of the end; None: to the end of the file
+    tb: Fraction  # the video stream's time base
+    start_s: float
+    shift: bool  # timestamps moved so the start is at 0 (with --start; --duration alone keeps them)
+    done: bool = False
+
+    @classmethod
+    def of(cls, container, video: av.VideoStream, start: float | None, duration: float | None) -> _Trim:
+        tb = video.time_base
+        origin = video.start_time if video.start_time is not None else 0
+        begin = origin + round(Fraction(start or 0).limit_denominator(10**6) / tb)
+        end = begin + round(Fraction(duration).limit_denominator(10**6) / tb) if duration else None
+        length = container.duration / 1e6 if container.duration and container.duration > 0 else None
+        if start and length is not None and start >= length:
+            container.close()
+            raise SourceError(f"--start {start:g} s is past the end of {container.name} ({length:.2f} s long)")
+        if start:
+            # not seekable (some network files): decoded from the beginning and discarded instead
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                container.seek(begin, stream=video, backward=True, any_frame=False)
+        return cls(begin=begin, end=end, tb=tb, start_s=start or 0.0, shift=bool(start))
+
+    def frames(self, count: int | None, fps: Fraction | None) -> int | None:
+        """An estimate of the frames within the cut, for a progress bar."""
+        if not fps:
+            return None
+        left = None if count is None else max(1, count - round(self.start_s * fps))
+        if self.end is None:
+            return left
+        span = max(1, round((self.end - self.begin) * self.tb * fps))
+        return span if left is None else min(left, span)
+
+    def video_pts(self, pts: int) -> int | None:
+        """The frame's pts after the cut, or None when it falls outside (``done`` once past the end)."""
+        if pts < self.begin:
+            return None
+        if self.end is not None and pts >= self.end:
+            self.done = True
+            return None
+        return pts - self.begin if self.shift else pts
+
+    def keep_audio(self, packet: av.Packet) -> bool:
+        """Whether an audio packet starts inside the cut; one that does has its timestamps moved."""
+        atb = packet.time_base
+        if packet.pts is None or atb is None:
+            return not self.shift
+        at = Fraction(packet.pts) * atb
+        if (self.shift and at < self.begin * self.tb) or (self.end is not None and at >= self.end * self.tb):
+            return False
+        if self.shift:
+            moved = round(self.begin * self.tb / atb)
+            packet.pts -= moved
+            if packet.dts is not None:
+                packet.dts -= moved
+        return packet.dts is None or packet.dts >= 0
+
+    def check_any(self, frames: int, name: str) -> None:
+        if not frames:
+            raise SourceError(f"no frame of {name} lies within --start/--duration "
+                              f"(from {self.start_s:g} s)")
+
+
 class MediaSource:
     """A PyAV-demuxed source: file (lossless, exact timestamps), URL or v4l2 device (live)."""
 
@@ -117,6 +194,8 @@ class MediaSource:
         decoder: str = "software",
         options: dict[str, str] | None = None,
         kind: str | None = None,
+        start: float | None = None,
+        duration: float | None = None,
     ) -> None:
         if not live and not target.startswith(("/dev/", "pipe:")) and "://" not in target:
             if not os.path.exists(target):
@@ -130,11 +209,11 @@ class MediaSource:
         #: how a URL was taken, for the caller to say (None when nothing was guessed)
         self.live_note: str | None = None
         if guess:
-            duration = self._container.duration
-            live = duration is None or duration <= 0
+            length = self._container.duration
+            live = length is None or length <= 0
             self.live_note = (f"{target}: live (no known duration): frames may be dropped to keep up "
                               "(--lossless keeps every frame)" if live else
-                              f"{target}: a file over the network ({duration / 1e6:.1f} s): every frame read "
+                              f"{target}: a file over the network ({length / 1e6:.1f} s): every frame read "
                               "(--live to drop frames instead)")
         if not self._container.streams.video:
             self._container.close()
@@ -192,6 +271,9 @@ class MediaSource:
         )
         self._listed_frames = video.frames or 0
         self._color: ColorInfo | None = None
+        self._trim = _Trim.of(self._container, video, start, duration) if start or duration else None
+        if self._trim is not None:
+            self.info.frame_count = self._trim.frames(frame_count, self.info.fps)
 
     def __iter__(self) -> Iterator[FramePacket | PassthroughPacket]:
         video = self._video
@@ -209,10 +291,17 @@ class MediaSource:
                 ) from e
             if packet.stream.index == video.index:
                 yield from self._decode(packet)
+                if self._trim is not None and self._trim.done:
+                    break
             elif packet.dts is not None and packet.size > 0:
+                if self._trim is not None and not self._trim.keep_audio(packet):
+                    continue
                 self.stats.passthrough_packets += 1
                 yield PassthroughPacket(packet=packet, stream_index=packet.stream.index)
-        self._check_complete()
+        if self._trim is not None:
+            self._trim.check_any(self.stats.frames, self.info.name)
+        else:
+            self._check_complete()
 
     def _decode(self, packet: av.Packet) -> Iterator[FramePacket]:
         try:
@@ -233,6 +322,12 @@ class MediaSource:
             if pts is None and self.info.fps:
                 tb = 1 / self.info.fps
                 pts = self.stats.frames
+            elif self._trim is not None and pts is not None:
+                pts = self._trim.video_pts(pts)
+                if pts is None:  # before the start (decoded from the keyframe before it) or past the end
+                    if self._trim.done:
+                        return
+                    continue
             # Planar Y'CbCr stays planar (no colour conversion); anything else becomes BGR.
             planes = frame_to_planes(frame, self._color)
             image = frame_to_bgr(frame, self._color) if planes is None else None

@@ -15,10 +15,10 @@ import time
 from collections.abc import Iterator
 
 from realtime.frames import FramePacket, PassthroughPacket
-from realtime.sources.base import Source, SourceInfo, SourceStats
+from realtime.sources.base import Source, Wrapped
 
 
-class Paced:
+class Paced(Wrapped):
     """``source`` with each frame held back until its presentation time has come.
 
     :meth:`interrupt` (the runner calls it on a stop request) cuts a wait short and releases the
@@ -30,21 +30,9 @@ class Paced:
     def __init__(self, source: Source, *, speed: float = 1.0) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
-        self.source = source
+        super().__init__(source)
         self.speed = speed
         self._stop = threading.Event()
-
-    @property
-    def info(self) -> SourceInfo:
-        return self.source.info
-
-    @property
-    def stats(self) -> SourceStats:
-        return self.source.stats
-
-    def __getattr__(self, name: str):
-        # notes and decoder facts of the wrapped source (decoder_note, notes …) stay reachable
-        return getattr(self.source, name)
 
     def __iter__(self) -> Iterator[FramePacket | PassthroughPacket]:
         t0: float | None = None
@@ -65,9 +53,4 @@ class Paced:
     def interrupt(self) -> None:
         """Wake a frame's wait (a stop request): it and the ones after it are released at once."""
         self._stop.set()
-        inner = getattr(self.source, "interrupt", None)
-        if inner is not None:
-            inner()
-
-    def close(self) -> None:
-        self.source.close()
+        super().interrupt()
