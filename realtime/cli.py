@@ -372,6 +372,8 @@ def _print_summary(report, info) -> None:
         lat = f"{report.latency_ms:.1f} ms" if report.latency_ms is not None else "n/a"
         print(f"realtime: capture-to-output latency (median) {lat}, dropped {report.dropped} frames",
               file=sys.stderr)
+    if report.reconnects:
+        print(f"realtime: the input was lost and came back {report.reconnects} time(s)", file=sys.stderr)
     if report.bad_frames or report.concealed_frames:
         print(f"realtime: {report.bad_frames} undecodable frames skipped, {report.concealed_frames} "
               "decoded with concealed errors", file=sys.stderr)

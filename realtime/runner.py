@@ -346,6 +346,7 @@ class Runner:
             dropped=self.dropped,
             bad_frames=stats.bad_frames,
             concealed_frames=stats.concealed_frames,
+            reconnects=stats.reconnects,
             elapsed_s=elapsed_s,
             interrupted=self._interrupted,
             stage_ms={k: p.median for k, p in stage_stats.items()},

@@ -104,6 +104,7 @@ class RunReport:
     latency: Percentiles | None = None
     #: frames written after the warm-up, per second from the warm-up's last frame to the last frame
     steady_fps: float = 0.0
+    reconnects: int = 0  # times a lost live source came back
 
     @property
     def fps(self) -> float:

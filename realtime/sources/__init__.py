@@ -11,6 +11,8 @@ from realtime.targets import InputKind, InputTarget, parse_input
 
 __all__ = ["Source", "SourceInfo", "SourceOptions", "SourceStats", "is_live_spec", "open_source"]
 
+#: live inputs opened again when they are lost (a camera always; streams with a connection to lose)
+RECONNECTING_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt")
 #: Frame rate given to image sequences when none is asked for.
 DEFAULT_IMAGE_FPS = Fraction(25)
 
@@ -50,7 +52,17 @@ def open_source(spec: str | InputTarget, options: SourceOptions | None = None) -
     target = spec if isinstance(spec, InputTarget) else parse_input(spec)
     opts = options or SourceOptions()
     kind = target.kind
-    source = _open(target, opts)
+    reconnect = kind is InputKind.CAMERA or (kind is InputKind.STREAM and target.spec.split("://")[0].lower()
+                                               in RECONNECTING_SCHEMES)
+    if reconnect and opts.camera_timeout != 0:
+        from realtime.sources.reconnect import DEFAULT_TIMEOUT_S, Reconnecting
+
+        what = (f"camera {'/dev/video' + target.spec if target.spec.isdigit() else target.spec}"
+                if kind is InputKind.CAMERA else target.spec)
+        source = Reconnecting(lambda: _open(target, opts), what, notify=opts.notify,
+                              timeout_s=DEFAULT_TIMEOUT_S if opts.camera_timeout is None else opts.camera_timeout)
+    else:
+        source = _open(target, opts)
     try:
         if opts.fps is not None and kind not in (InputKind.IMAGE, InputKind.IMAGES):
             from realtime.sources.retime import Retimed

@@ -16,7 +16,7 @@ from fractions import Fraction
 import av
 
 from realtime.avcolor import color_of, frame_to_bgr, frame_to_planes
-from realtime.errors import SourceError
+from realtime.errors import SourceError, SourceLost
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.planes import ColorInfo
 from realtime.sources.base import SourceInfo, SourceStats
@@ -286,6 +286,9 @@ class MediaSource:
             except av.error.EOFError:
                 break
             except av.error.FFmpegError as e:
+                if self.info.live and self.stats.frames:  # it was working: gone away, maybe back soon
+                    raise SourceLost(f"{self.info.name} stopped after {self.stats.frames} frames: "
+                                     f"{e.strerror or e}") from e
                 raise SourceError(
                     f"input is damaged or truncated after {self.stats.frames} frames: {e.strerror or e}"
                 ) from e
