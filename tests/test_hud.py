@@ -261,3 +261,14 @@ def test_window_title_names_keys_from_the_table():
     assert title.startswith("realtime: clip.mp4") and "q quit" in title and "h help" in title
     labels = [k for k, _ in KEYS]
     assert {"q / Esc", "space", "[ / ]", "drag", "1-9", "r", "h"} == set(labels)
+
+
+def test_the_readme_lists_the_same_keys_as_the_window() -> None:
+    from pathlib import Path
+
+    from realtime.preview.hud import KEYS
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = readme.replace("`q` / `Esc`", "`q / Esc`").replace("`[` / `]`", "`[ / ]`")
+    for key, what in KEYS:
+        assert f"- `{key}`: {what}" in readme
