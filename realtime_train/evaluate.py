@@ -18,7 +18,11 @@ Suesstrunk).
 camera settings and fresh noise, as a dark camera would film it, then enhanced as a stream. Reports
 the mean frame-to-frame change of mean brightness for the clean clip, the classical stages and the
 full pipeline, on the moving clip and on a static shot (its first frame repeated with fresh noise,
-where the clean change is zero and anything else is flicker).
+where the clean change is zero and anything else is flicker). Also the warping error
+(``realtime_train/warping.py``: frame t-1 warped onto frame t by the clean clip's DIS flow,
+occlusions masked) as a ratio to the clean clip's, and PSNR/SSIM against the clean frames (every
+10th frame). On the static shot the clean clip's warping error is zero, so only the moving ratio
+is meaningful.
 
 Methods: ``input`` (as is), ``classical`` (the lowlight preset's stages), ``refiner`` (the refiner
 alone on the input), ``full`` (the preset's ``refiner_stages``, then the refiner) and, when PyTorch
@@ -39,7 +43,7 @@ import cv2
 import numpy as np
 
 from realtime_train import data as refiner_data
-from realtime_train import degrade
+from realtime_train import degrade, warping
 
 Method = Callable[[np.ndarray], np.ndarray]  # BGR uint8 -> BGR uint8
 DEFAULT_ANCHORS = ("zero-dce", "zero-dce++", "sci-medium")
@@ -221,16 +225,33 @@ def evaluate_video(path: str, args: argparse.Namespace, max_frames: int) -> dict
     results = {}
     for shot, frames in (("moving", clean_frames), ("static", [clean_frames[0]] * min(60, max_frames))):
         series: dict[str, list[float]] = {"clean": [], "degraded": [], "classical": [], "full": []}
+        warp: dict[str, list[float]] = {k: [] for k in series}
+        quality: dict[str, list[tuple[float, float]]] = {k: [] for k in series if k != "clean"}
+        previous: dict[str, np.ndarray] = {}
         methods = pipelines()
         for i, clean in enumerate(frames):
             dark = degrade.apply(clean, settings, np.random.default_rng(args.seed + 1 + i))
-            series["clean"].append(brightness(clean))
-            series["degraded"].append(brightness(dark))
-            for name, pipe in methods.items():
-                series[name].append(brightness(pipe.process(dark)))
+            outputs = {"clean": clean, "degraded": dark, **{name: pipe.process(dark) for name, pipe in methods.items()}}
+            motion = warping.clean_motion([previous["clean"], clean])[0] if previous else None
+            for name, out in outputs.items():
+                series[name].append(brightness(out))
+                if motion is not None and i >= 5:  # after the temporal filters have settled
+                    warp[name].append(warping.warping_error([previous[name], out], [motion]))
+                if name != "clean" and i % 10 == 0:
+                    quality[name].append((psnr(out, clean), ssim(out, clean)))
+            previous = outputs
         skip = 5 if shot == "static" else 0  # let temporal filters settle on the repeated frame
-        results[shot] = {k: {"mean_abs_change": float(np.mean(np.abs(np.diff(v[skip:])))) if len(v) > skip + 1
-                             else 0.0, "mean": float(np.mean(v)), "frames": len(v)} for k, v in series.items()}
+        table = {}
+        for k, v in series.items():
+            row = {"mean_abs_change": float(np.mean(np.abs(np.diff(v[skip:])))) if len(v) > skip + 1 else 0.0,
+                   "mean": float(np.mean(v)), "frames": len(v)}
+            clean_warp = float(np.mean(warp["clean"])) if warp["clean"] else 0.0
+            row["warp_error"] = float(np.mean(warp[k])) if warp[k] else 0.0
+            row["warp_ratio"] = row["warp_error"] / clean_warp if clean_warp > 0 else float("nan")
+            row["psnr"] = float(np.mean([q[0] for q in quality[k]])) if quality.get(k) else float("nan")
+            row["ssim"] = float(np.mean([q[1] for q in quality[k]])) if quality.get(k) else float("nan")
+            table[k] = row
+        results[shot] = table
     return results
 
 
@@ -286,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         results["video"] = {"path": args.video, **tables}
         for shot, table in tables.items():
             print_table(f"flicker, {shot} shot from {args.video} (degraded as a dark camera)", table,
-                        [("mean", "mean Y", ".1f"), ("mean_abs_change", "mean |ΔY| per frame", ".3f")])
+                        [("mean", "mean Y", ".1f"), ("mean_abs_change", "mean |ΔY| per frame", ".3f"),
+                         ("warp_ratio", "warping error ÷ clean", ".2f"), ("psnr", "PSNR dB", ".2f"),
+                         ("ssim", "SSIM", ".3f")])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -1,0 +1,68 @@
+"""The warping-error metric (realtime_train/warping.py) on synthetic clips of known motion.
+
+The clip is a textured scene panning a few pixels a frame, so the optical flow has something to
+follow; flicker is added as it would look on a screen: a brightness change per frame, or fresh
+noise on every frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_train.warping import clean_motion, warping_error
+
+
+def _pan(frames: int = 8, step: int = 3, size: tuple[int, int] = (96, 128)) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    h, w = size
+    texture = rng.integers(0, 256, (h // 4, (w + step * frames) // 4 + 1, 3), np.uint8)
+    import cv2
+
+    big = cv2.resize(texture, (texture.shape[1] * 4, texture.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    big = cv2.GaussianBlur(big, (0, 0), 1.5)
+    return [np.ascontiguousarray(big[:h, i * step: i * step + w]) for i in range(frames)]
+
+
+@pytest.fixture(scope="module")
+def clip():
+    frames = _pan()
+    return frames, clean_motion(frames)
+
+
+def test_the_flow_follows_a_pan_and_masks_what_enters_the_frame(clip) -> None:
+    _, motion = clip
+    m = motion[0]
+    # the scene moves 3 px left each frame: each pixel of frame t was 3 px to its right in t-1
+    inner = m.backward[16:-16, 16:-16]
+    assert np.median(inner[..., 0]) == pytest.approx(3.0, abs=0.3)
+    assert np.median(inner[..., 1]) == pytest.approx(0.0, abs=0.3)
+    assert m.mask[:, -2:].mean() < 0.5  # what entered at the right edge has no source in t-1
+    assert m.mask[16:-16, 16:-16].mean() > 0.9
+
+
+def test_a_clip_compared_with_itself_is_one(clip) -> None:
+    frames, motion = clip
+    clean = warping_error(frames, motion)
+    assert clean > 0
+    assert warping_error([f.copy() for f in frames], motion) / clean == pytest.approx(1.0)
+
+
+def test_it_grows_with_flicker(clip) -> None:
+    frames, motion = clip
+    clean = warping_error(frames, motion)
+    ratios = []
+    for amplitude in (4, 8, 16):
+        flicker = [np.clip(f.astype(int) + (amplitude if i % 2 else -amplitude), 0, 255).astype(np.uint8)
+                   for i, f in enumerate(frames)]
+        ratios.append(warping_error(flicker, motion) / clean)
+    assert 1.5 < ratios[0] < ratios[1] < ratios[2]
+    rng = np.random.default_rng(1)
+    noisy = [np.clip(f + rng.normal(0, 6, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    assert warping_error(noisy, motion) / clean > 1.5  # shimmer: fresh noise every frame
+
+
+def test_frames_and_motion_must_match(clip) -> None:
+    frames, motion = clip
+    with pytest.raises(ValueError, match="need"):
+        warping_error(frames[:3], motion)
