@@ -41,6 +41,24 @@ class DegradationRanges:
 
 DEFAULT_RANGES = DegradationRanges()
 
+#: Named conditions, each scored on its own: averaged together, a method that fails one kind of
+#: scene hides behind its wins on another (the refiner over-brightened dim, hazy scenes while it
+#: gained 2 dB on dark ones). ``mixed`` is the default draw, as training uses it.
+CONDITIONS: dict[str, DegradationRanges] = {
+    # very dark, heavy shot noise, nothing else in the way
+    "dark": DegradationRanges(exposure=(0.03, 0.15), photons_at_white=(300.0, 1200.0), haze_probability=0.0,
+                              flatness=(0.95, 1.0), jpeg_probability=0.0, h264_probability=0.0),
+    # not very dark, but strong haze (lifted blacks) and a flat tone curve, light noise
+    "dim haze": DegradationRanges(exposure=(0.2, 0.4), photons_at_white=(3000.0, 8000.0), read_noise=(0.0005, 0.002),
+                                  haze_probability=1.0, haze=(0.25, 0.45), flatness=(0.7, 0.85),
+                                  jpeg_probability=0.0, h264_probability=0.0),
+    # dark, then JPEG at quality ~70: blocking and ringing the brightening must not amplify
+    "dark + JPEG": DegradationRanges(exposure=(0.03, 0.15), photons_at_white=(300.0, 1200.0), haze_probability=0.0,
+                                     flatness=(0.95, 1.0), jpeg_probability=1.0, jpeg_quality=(65, 75),
+                                     h264_probability=0.0),
+    "mixed": DEFAULT_RANGES,
+}
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Degradation:

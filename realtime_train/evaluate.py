@@ -4,10 +4,12 @@
     python -m realtime_train.evaluate --lowlight ../shared/datasets/eval/lowlight/lime --sheet lime.png
     python -m realtime_train.evaluate --video ../shared/datasets/eval/video/bikes.mp4
 
-``--clean``: each photo is degraded with ``realtime_train/degrade.py`` (seed = ``--seed`` + its index, so
-every method sees the same inputs), then every method's output is scored against the clean photo:
-PSNR, SSIM (on luma, scikit-image) and mean CIEDE2000 colour difference, plus the median ms per
-frame of each method on a 1280x720 frame on this machine.
+``--clean``: each photo is degraded with ``realtime_train/degrade.py`` under each named condition
+(``--conditions``: dark, dim haze, dark + JPEG, mixed; seed = ``--seed`` + its index, so every
+method sees the same inputs), then every method's output is scored against the clean photo: PSNR,
+GT-mean PSNR (the output scaled to the reference's mean luma first), SSIM (on luma, scikit-image)
+and mean CIEDE2000 colour difference, plus the median ms per frame of each method on a 1280x720
+frame on this machine (first condition only).
 
 ``--lowlight``: real dark photos with no reference. Writes a contact sheet (input, classical, full
 pipeline and anchors side by side) and prints no-reference statistics: mean brightness (Y, 0-255),
@@ -107,6 +109,15 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
                                        use_sample_covariance=False))
 
 
+def gt_mean_psnr(out: np.ndarray, clean: np.ndarray) -> float:
+    """PSNR after scaling the output so its mean luma is the reference's (the "GT-mean" protocol of
+    low-light papers): what is left is structure, noise and colour, not the chosen brightness."""
+    mean_out = float(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY).mean())
+    mean_ref = float(cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY).mean())
+    scaled = np.clip(out.astype(np.float64) * (mean_ref / max(mean_out, 1e-6)), 0, 255)
+    return psnr(np.rint(scaled).astype(np.uint8), clean)
+
+
 def delta_e(a: np.ndarray, b: np.ndarray) -> float:
     from skimage.color import deltaE_ciede2000, rgb2lab
 
@@ -145,19 +156,24 @@ def time_720p(method: Method, frame: np.ndarray, repeats: int) -> float:
     return statistics.median(times)
 
 
-def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, timing_repeats: int) -> dict:
-    scores: dict[str, dict[str, list[float]]] = {m: {"psnr": [], "ssim": [], "de2000": []} for m in methods}
+def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, timing_repeats: int,
+                   condition: str = "mixed") -> dict:
+    """Each photo degraded under ``condition`` (one of ``degrade.CONDITIONS``) and every method scored."""
+    ranges = degrade.CONDITIONS[condition]
+    metrics = ("psnr", "gt_mean_psnr", "ssim", "de2000")
+    scores: dict[str, dict[str, list[float]]] = {m: {k: [] for k in metrics} for m in methods}
     for i, path in enumerate(paths):
         clean = refiner_data.read_bgr(path)
-        degraded, _ = degrade.degrade(clean, seed + i)
+        degraded, _ = degrade.degrade(clean, seed + i, ranges)
         for name, method in methods.items():
             out = method(degraded)
             scores[name]["psnr"].append(psnr(out, clean))
+            scores[name]["gt_mean_psnr"].append(gt_mean_psnr(out, clean))
             scores[name]["ssim"].append(ssim(out, clean))
             scores[name]["de2000"].append(delta_e(out, clean))
-        print(f"\r{i + 1}/{len(paths)} photos", end="", file=sys.stderr, flush=True)
+        print(f"\r{condition}: {i + 1}/{len(paths)} photos", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    frame = cv2.resize(degrade.degrade(refiner_data.read_bgr(paths[0]), seed)[0], (1280, 720),
+    frame = cv2.resize(degrade.degrade(refiner_data.read_bgr(paths[0]), seed, ranges)[0], (1280, 720),
                        interpolation=cv2.INTER_LINEAR)
     table = {}
     for name, method in methods.items():
@@ -268,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean", nargs="+", help="folders of clean photos for the synthetic benchmark")
     ap.add_argument("--lowlight", nargs="+", help="folders of real low-light photos (no reference)")
     ap.add_argument("--video", help="a real clip for the flicker check")
+    ap.add_argument("--conditions", nargs="+", default=list(degrade.CONDITIONS), choices=list(degrade.CONDITIONS),
+                    metavar="NAME", help="degradation conditions for --clean (default: all)")
     ap.add_argument("--anchors", help="folder with the published networks' weights (needs PyTorch)")
     ap.add_argument("--anchor-names", nargs="+", default=list(DEFAULT_ANCHORS))
     ap.add_argument("--model", help="refiner ONNX (default: models/refiner.onnx)")
@@ -288,11 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"methods": list(methods), "seed": args.seed}
     if args.clean:
         paths = _limit(args.clean, args.limit)
-        table = evaluate_clean(paths, methods, args.seed, args.timing_repeats)
-        results["clean"] = {"photos": len(paths), "table": table}
-        print_table(f"synthetic low light: {len(paths)} photos from {', '.join(args.clean)} (seed {args.seed})",
-                    table, [("psnr", "PSNR dB", ".2f"), ("ssim", "SSIM", ".3f"), ("de2000", "ΔE2000", ".2f"),
-                            ("ms_720p", "ms @720p", ".1f")])
+        results["clean"] = {"photos": len(paths), "conditions": {}}
+        for n, condition in enumerate(args.conditions):
+            table = evaluate_clean(paths, methods, args.seed, args.timing_repeats if n == 0 else 0, condition)
+            results["clean"]["conditions"][condition] = table
+            print_table(f"synthetic, {condition}: {len(paths)} photos from {', '.join(args.clean)} (seed {args.seed})",
+                        table, [("psnr", "PSNR dB", ".2f"), ("gt_mean_psnr", "GT-mean PSNR", ".2f"),
+                                ("ssim", "SSIM", ".3f"), ("de2000", "ΔE2000", ".2f"), ("ms_720p", "ms @720p", ".1f")])
     if args.lowlight:
         paths = _limit(args.lowlight, args.limit)
         table = evaluate_lowlight(paths, methods, args.sheet, args.tile_height)

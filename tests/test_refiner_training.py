@@ -155,8 +155,12 @@ def test_evaluate_runs_on_a_tiny_folder_and_a_clip(tmp_path, perturbed_model, ca
 
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["clean"]["photos"] == 3
-    assert results["clean"]["table"]["input"]["psnr"] < 60
+    assert set(results["clean"]["conditions"]) == {"dark", "dim haze", "dark + JPEG", "mixed"}
+    for table in results["clean"]["conditions"].values():
+        assert table["input"]["psnr"] < 60 and table["input"]["gt_mean_psnr"] >= table["input"]["psnr"] - 3
+    assert "GT-mean PSNR" in text and "warping error ÷ clean" in text
     assert results["video"]["moving"]["full"]["frames"] == 6
+    assert results["video"]["moving"]["clean"]["warp_ratio"] == 1.0
     assert results["video"]["static"]["clean"]["mean_abs_change"] == 0.0
 
 

@@ -66,3 +66,27 @@ def test_frames_and_motion_must_match(clip) -> None:
     frames, motion = clip
     with pytest.raises(ValueError, match="need"):
         warping_error(frames[:3], motion)
+
+
+def test_named_conditions_draw_what_their_names_say() -> None:
+    from realtime_train import degrade
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        dark = degrade.sample(rng, degrade.CONDITIONS["dark"])
+        assert dark.exposure <= 0.15 and dark.haze == 0 and dark.codec == "none"
+        haze = degrade.sample(rng, degrade.CONDITIONS["dim haze"])
+        assert 0.2 <= haze.exposure <= 0.4 and haze.haze >= 0.25 and haze.flatness <= 0.85
+        jpeg = degrade.sample(rng, degrade.CONDITIONS["dark + JPEG"])
+        assert jpeg.exposure <= 0.15 and jpeg.codec == "jpeg" and 65 <= jpeg.quality <= 75
+
+
+def test_gt_mean_psnr_ignores_the_brightness_chosen() -> None:
+    from realtime_train.evaluate import gt_mean_psnr, psnr
+
+    clean = _pan(frames=1)[0]
+    brighter = np.clip(clean.astype(np.float64) * 1.3, 0, 255).astype(np.uint8)
+    assert gt_mean_psnr(brighter, clean) > psnr(brighter, clean) + 5
+    rng = np.random.default_rng(2)
+    noisy = np.clip(clean + rng.normal(0, 10, clean.shape), 0, 255).astype(np.uint8)
+    assert gt_mean_psnr(noisy, clean) == pytest.approx(psnr(noisy, clean), abs=0.3)  # nothing to rescale
