@@ -1,0 +1,44 @@
+"""Noise estimation (realtime/stages/noise.py) on synthetic images of known noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime.stages.noise import estimate_noise
+
+
+def _scene(h: int = 240, w: int = 320) -> np.ndarray:
+    """Smooth shading with hard-edged shapes: flat areas, and edges that must not read as noise."""
+    y = np.linspace(50, 190, h, dtype=np.float32)[:, None] + np.linspace(0, 20, w, dtype=np.float32)[None, :]
+    y[40:120, 60:160] += 40
+    y[150:220, 200:300] -= 35
+    y[:, 250:254] = 230  # a thin bright line
+    return y
+
+
+@pytest.mark.parametrize("sigma", [2.0, 5.0, 10.0, 20.0])
+def test_the_estimate_is_within_ten_percent_of_the_true_sigma(sigma: float) -> None:
+    rng = np.random.default_rng(int(sigma))
+    noisy = np.clip(np.rint(_scene() + rng.normal(0, sigma, (240, 320))), 0, 255).astype(np.uint8)
+    assert estimate_noise(noisy) == pytest.approx(sigma, rel=0.10)
+
+
+def test_edges_alone_do_not_read_as_noise() -> None:
+    clean = np.rint(_scene()).astype(np.uint8)
+    assert estimate_noise(clean) < 1.0  # quantisation, and nothing else
+
+
+def test_clipped_black_areas_are_left_out() -> None:
+    rng = np.random.default_rng(3)
+    scene = _scene()
+    scene[:, :160] = -40  # half the frame crushed to black: flat, and noiseless after clipping
+    noisy = np.clip(np.rint(scene + rng.normal(0, 8, scene.shape)), 0, 255).astype(np.uint8)
+    assert estimate_noise(noisy) == pytest.approx(8.0, rel=0.12)
+
+
+def test_a_plane_too_small_or_not_a_plane_is_refused() -> None:
+    with pytest.raises(ValueError, match="luma plane"):
+        estimate_noise(np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="luma plane"):
+        estimate_noise(np.zeros((32, 32, 3), np.uint8))
