@@ -42,3 +42,39 @@ def test_a_plane_too_small_or_not_a_plane_is_refused() -> None:
         estimate_noise(np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="luma plane"):
         estimate_noise(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_the_denoiser_strength_follows_the_estimate() -> None:
+    import dataclasses
+
+    from realtime.planes import Planes
+    from realtime.stages.denoise import NOISE_EVERY, Denoise, DenoiseParams, temporal_denoise_planes
+
+    rng = np.random.default_rng(7)
+    frames = []
+    for sigma in (3.0, 12.0):
+        y = np.clip(np.rint(_scene() + rng.normal(0, sigma, (240, 320))), 0, 255).astype(np.uint8)
+        frames.append(Planes.from_bgr(np.dstack([y, y, y]), subsample=True))
+    auto = DenoiseParams(strength="auto", noise_gain=2.5, temporal_strength=0.0)
+    estimates = []
+    for planes in frames:
+        stage = Denoise(auto)
+        out = stage.apply_planes(planes)
+        estimates.append(stage.noise)
+        assert stage.noise == pytest.approx(estimate_noise(planes.y[::4, ::4]))
+        fixed = dataclasses.replace(auto, strength="fixed", sigma_color=2.5 * stage.noise)
+        same, _ = temporal_denoise_planes(planes, None, params=fixed)
+        assert np.array_equal(out.y, same.y)  # the strength used is the estimate times the gain
+    assert estimates[0] < 6 < 9 < estimates[1]
+    # estimated again after NOISE_EVERY frames, and afresh after a reset (a new photo)
+    stage = Denoise(auto)
+    stage.apply_planes(frames[0])
+    first = stage.noise
+    for _ in range(NOISE_EVERY - 1):
+        stage.apply_planes(frames[1])
+    assert stage.noise == first
+    stage.apply_planes(frames[1])
+    assert stage.noise > first
+    stage.reset()
+    stage.apply_planes(frames[0])
+    assert stage.noise == first

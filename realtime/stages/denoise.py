@@ -57,12 +57,13 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from realtime.backends import Array, plane_size
+from realtime.backends import Array, download_plane, plane_size
 from realtime.planes import Planes
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, Workspace, dispatched, thread_workspace
 from realtime.stages._ops import RING, HostOrOpenCL, clamp_around, despike, pull, pull_table
 from realtime.stages.base import StageParams, choice, param
 from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr, subsampling
+from realtime.stages.noise import estimate_noise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,11 @@ class DenoiseParams(StageParams):
             temporal filter. In [0, 0.95].
         motion_threshold: frame-to-frame change (levels) treated as motion: blending is full below
             half of it and fades to none at it (whole levels; fractions round). In [2, 100].
+        strength: ``"fixed"`` (default: ``sigma_color`` as given) or ``"auto"``: each frame's
+            noise is estimated (:func:`realtime.stages.noise.estimate_noise`, on every other pixel
+            of the luma) and ``sigma_color`` set to ``noise_gain`` times it, so a clean frame is not
+            smoothed into wax and a noisy one gets what it needs. Experimental (issue 13).
+        noise_gain: ``sigma_color`` per level of estimated noise under ``strength = "auto"``. In [0.5, 8].
     """
 
     stage: ClassVar[str] = "denoise"
@@ -98,6 +104,8 @@ class DenoiseParams(StageParams):
     chroma_edge: float = param(16.0, float, 2.0, 100.0)
     temporal_strength: float = param(0.6, float, 0.0, 0.95)
     motion_threshold: float = param(16.0, float, 2.0, 100.0)
+    strength: str = choice("fixed", "fixed", "auto")
+    noise_gain: float = param(2.5, float, 0.5, 8.0)
 
     @property
     def sigma_space(self) -> float:
@@ -351,6 +359,10 @@ def _denoise(bgr: Array, *, params: DenoiseParams = _DEFAULT, workspace: Workspa
     return planes_to_bgr(denoise_planes(planes_from_bgr(bgr), params=params, workspace=workspace))
 
 
+#: frames between two noise estimates under ``strength = "auto"``
+NOISE_EVERY = 15
+
+
 class Denoise:
     """Denoising stage for one video stream; keeps the temporal filter's state between frames."""
 
@@ -362,10 +374,22 @@ class Denoise:
         self.params = params if params is not None else DenoiseParams()
         self._state: TemporalState | None = None
         self._workspace = Workspace()
+        #: the noise (levels) estimated last under ``strength = "auto"``; None otherwise
+        self.noise: float | None = None
+        self._since_estimate = 0
 
     def apply_planes(self, planes: Planes) -> Planes:
+        params = self.params
+        if params.strength == "auto":
+            # every 4th pixel each way and every NOISE_EVERY frames: noise changes with the light,
+            # not from frame to frame, and the estimate costs ~15 ms on a full 720p luma plane
+            if self.noise is None or self._since_estimate >= NOISE_EVERY:
+                self.noise = estimate_noise(download_plane(planes.y)[::4, ::4])
+                self._since_estimate = 0
+            self._since_estimate += 1
+            params = dataclasses.replace(params, sigma_color=min(100.0, params.noise_gain * self.noise))
         out, self._state = temporal_denoise_planes(
-            planes, self._state, params=self.params, workspace=self._workspace
+            planes, self._state, params=params, workspace=self._workspace
         )
         return out
 
@@ -374,6 +398,7 @@ class Denoise:
 
     def reset(self) -> None:
         self._state = None
+        self.noise = None  # an unrelated photo: its own noise
 
     def __repr__(self) -> str:
         return f"Denoise({self.params!r})"
