@@ -57,9 +57,10 @@ def build_methods(args: argparse.Namespace) -> dict[str, Method]:
     import realtime
 
     common = {"refiner": args.refiner, "refiner_model": args.model, "backend": "numpy"}
-    classical = realtime.Enhancer(args.preset, refiner="off", backend="numpy")
+    classical = realtime.Enhancer(args.preset, refiner="off", backend="numpy", config=args.config)
     refiner_alone = realtime.Enhancer(args.preset, stages=[], **common)
-    full = realtime.Enhancer(args.preset, **common)  # the preset's refiner_stages, then the refiner
+    # the preset's refiner_stages, then the refiner (--config sets stages, so not the refiner alone)
+    full = realtime.Enhancer(args.preset, config=args.config, **common)
     methods: dict[str, Method] = {
         "input": lambda bgr: bgr,
         "classical": classical.enhance,
@@ -231,9 +232,9 @@ def evaluate_video(path: str, args: argparse.Namespace, max_frames: int) -> dict
     settings = degrade.sample(np.random.default_rng(args.seed))
 
     def pipelines() -> dict[str, realtime.Enhancer]:
-        return {"classical": realtime.Enhancer(args.preset, refiner="off", backend="numpy"),
+        return {"classical": realtime.Enhancer(args.preset, refiner="off", backend="numpy", config=args.config),
                 "full": realtime.Enhancer(args.preset, refiner=args.refiner, refiner_model=args.model,
-                                          backend="numpy")}
+                                          config=args.config, backend="numpy")}
 
     with av.open(path) as container:
         clean_frames = [f.to_ndarray(format="bgr24") for _, f in zip(range(max_frames),
@@ -291,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="refiner ONNX (default: models/refiner.onnx)")
     ap.add_argument("--refiner", default="onnxruntime", choices=("onnxruntime", "keras", "tensorrt"))
     ap.add_argument("--preset", default="lowlight")
+    ap.add_argument("--config", help="a TOML file of stage settings over the preset's, as realtime enhance --config")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--limit", type=int, default=0, help="first N photos per folder")
     ap.add_argument("--timing-repeats", type=int, default=10, help="720p timing runs per method (0: skip)")
