@@ -384,10 +384,14 @@ class Denoise:
             # every 4th pixel each way and every NOISE_EVERY frames: noise changes with the light,
             # not from frame to frame, and the estimate costs ~15 ms on a full 720p luma plane
             if self.noise is None or self._since_estimate >= NOISE_EVERY:
-                self.noise = estimate_noise(download_plane(planes.y)[::4, ::4])
+                h, w = planes.size
+                step = max(1, min(4, min(h, w) // 32))  # a small frame is read more densely
+                # a frame too small to estimate from (under 8 pixels a side) keeps sigma_color
+                self.noise = estimate_noise(download_plane(planes.y)[::step, ::step]) if min(h, w) >= 8 else None
                 self._since_estimate = 0
             self._since_estimate += 1
-            params = dataclasses.replace(params, sigma_color=min(100.0, params.noise_gain * self.noise))
+            if self.noise is not None:
+                params = dataclasses.replace(params, sigma_color=min(100.0, params.noise_gain * self.noise))
         out, self._state = temporal_denoise_planes(
             planes, self._state, params=params, workspace=self._workspace
         )
