@@ -105,7 +105,7 @@ class DenoiseParams(StageParams):
     temporal_strength: float = param(0.6, float, 0.0, 0.95)
     motion_threshold: float = param(16.0, float, 2.0, 100.0)
     strength: str = choice("fixed", "fixed", "auto")
-    noise_gain: float = param(2.5, float, 0.5, 8.0)
+    noise_gain: float = param(2.0, float, 0.5, 8.0)
 
     @property
     def sigma_space(self) -> float:
