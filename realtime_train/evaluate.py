@@ -259,10 +259,10 @@ def evaluate_video(path: str, args: argparse.Namespace, max_frames: int) -> dict
             previous = outputs
         skip = 5 if shot == "static" else 0  # let temporal filters settle on the repeated frame
         table = {}
+        clean_warp = float(np.mean(warp["clean"])) if warp["clean"] else 0.0
         for k, v in series.items():
             row = {"mean_abs_change": float(np.mean(np.abs(np.diff(v[skip:])))) if len(v) > skip + 1 else 0.0,
                    "mean": float(np.mean(v)), "frames": len(v)}
-            clean_warp = float(np.mean(warp["clean"])) if warp["clean"] else 0.0
             row["warp_error"] = float(np.mean(warp[k])) if warp[k] else 0.0
             row["warp_ratio"] = row["warp_error"] / clean_warp if clean_warp > 0 else float("nan")
             row["psnr"] = float(np.mean([q[0] for q in quality[k]])) if quality.get(k) else float("nan")

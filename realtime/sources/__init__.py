@@ -55,10 +55,10 @@ def open_source(spec: str | InputTarget, options: SourceOptions | None = None) -
     reconnect = kind is InputKind.CAMERA or (kind is InputKind.STREAM and target.spec.split("://")[0].lower()
                                                in RECONNECTING_SCHEMES)
     if reconnect and opts.camera_timeout != 0:
+        from realtime.sources.camera import camera_label
         from realtime.sources.reconnect import DEFAULT_TIMEOUT_S, Reconnecting
 
-        what = (f"camera {'/dev/video' + target.spec if target.spec.isdigit() else target.spec}"
-                if kind is InputKind.CAMERA else target.spec)
+        what = f"camera {camera_label(target.spec)}" if kind is InputKind.CAMERA else target.spec
         source = Reconnecting(lambda: _open(target, opts), what, notify=opts.notify,
                               timeout_s=DEFAULT_TIMEOUT_S if opts.camera_timeout is None else opts.camera_timeout)
     else:

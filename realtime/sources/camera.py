@@ -64,6 +64,13 @@ def _describe_found() -> str:
     return ", ".join(p for p, _ in cams) if cams else "none"
 
 
+def camera_label(device: int | str) -> str:
+    """How a camera is named in messages: a V4L2 index as its device path (0 -> /dev/video0)."""
+    if isinstance(device, int) or device.isdigit():
+        return f"/dev/video{device}"
+    return device
+
+
 def parse_fourcc(code: str) -> str:
     """A V4L2 pixel format code as given to ``--camera-format``, upper-cased ("mjpg" -> "MJPG")."""
     if len(code) != 4 or not all(" " <= c <= "~" for c in code):
@@ -157,7 +164,7 @@ class CameraSource:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         want_fourcc = parse_fourcc(fourcc) if fourcc is not None else None
-        label = f"/dev/video{device}" if isinstance(device, int) else device
+        label = camera_label(device)
         linux = sys.platform.startswith("linux")
         if capture is None:
             if linux and not os.path.exists(label):

@@ -139,6 +139,3 @@ class Reconnecting(Wrapped):
     def _close(source: Source) -> None:
         with contextlib.suppress(Exception):  # a source already gone may fail to close; nothing to save
             source.close()
-
-    def close(self) -> None:
-        self.source.close()

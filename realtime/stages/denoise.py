@@ -89,10 +89,11 @@ class DenoiseParams(StageParams):
             temporal filter. In [0, 0.95].
         motion_threshold: frame-to-frame change (levels) treated as motion: blending is full below
             half of it and fades to none at it (whole levels; fractions round). In [2, 100].
-        strength: ``"fixed"`` (default: ``sigma_color`` as given) or ``"auto"``: each frame's
-            noise is estimated (:func:`realtime.stages.noise.estimate_noise`, on every other pixel
-            of the luma) and ``sigma_color`` set to ``noise_gain`` times it, so a clean frame is not
-            smoothed into wax and a noisy one gets what it needs. Experimental (issue 13).
+        strength: ``"fixed"`` (default: ``sigma_color`` as given) or ``"auto"`` (the lowlight
+            preset's): the noise is estimated (:func:`realtime.stages.noise.estimate_noise`, every
+            :data:`NOISE_EVERY` frames, on every 4th pixel of the luma) and ``sigma_color`` set to
+            ``noise_gain`` times it, so a clean frame is not smoothed into wax and a noisy one gets
+            what it needs.
         noise_gain: ``sigma_color`` per level of estimated noise under ``strength = "auto"``. In [0.5, 8].
     """
 

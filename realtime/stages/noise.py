@@ -8,11 +8,12 @@ gives the noise's standard deviation for Gaussian noise. Edges and texture also 
 following Tai and Yang (2008) only the pixels whose gradient is in the lower part of the frame's
 distribution are used: a textured photo then does not read as a noisy one.
 
-Not wired into the denoiser yet (issue 13): it is measured and tested on its own first.
+The denoiser's ``strength = "auto"`` (the lowlight preset's) sets its strength from this.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -41,15 +42,13 @@ def _flat_sigma(f: np.ndarray, flat_fraction: float) -> float:
     return float(math.sqrt(math.pi / 2) * response[flat].mean() / 6.0)
 
 
+@functools.cache
 def _selection_bias(flat_fraction: float) -> float:
     """How low the flattest pixels read on pure noise: picking them also picks where the noise
     happened to be small (the response and the gradient both answer to it), by a factor that does
     not depend on the noise's level, so it is measured once on Gaussian noise and divided out."""
     noise = np.random.default_rng(0).normal(128, 10, (256, 256)).astype(np.float32)
     return _flat_sigma(noise, flat_fraction) / 10.0
-
-
-_BIAS = {FLAT_FRACTION: _selection_bias(FLAT_FRACTION)}
 
 
 def estimate_noise(y: np.ndarray, *, flat_fraction: float = FLAT_FRACTION) -> float:
@@ -62,6 +61,4 @@ def estimate_noise(y: np.ndarray, *, flat_fraction: float = FLAT_FRACTION) -> fl
     """
     if y.ndim != 2 or min(y.shape) < 8:
         raise ValueError(f"a luma plane of at least 8x8 is needed, got shape {y.shape}")
-    if flat_fraction not in _BIAS:
-        _BIAS[flat_fraction] = _selection_bias(flat_fraction)
-    return _flat_sigma(y.astype(np.float32), flat_fraction) / _BIAS[flat_fraction]
+    return _flat_sigma(y.astype(np.float32), flat_fraction) / _selection_bias(flat_fraction)
