@@ -55,7 +55,7 @@ from realtime.stages import (
     sharpen_planes,
     temporal_denoise_planes,
 )
-from realtime.stages._ops import clamp_around, despike, pull, pull_table
+from realtime.stages._ops import blend_static, clamp_around, despike, pull, pull_table, static_weight_table
 from realtime.stages.contrast import stretch_coefficients
 
 SIZES = [(363, 641), (48, 64), (5, 7)]  # (height, width): odd, small, smaller than a CLAHE tile
@@ -381,6 +381,40 @@ def test_pull_is_its_table_and_clamp_around_is_coring() -> None:
         assert moved.max() <= strength * threshold / 2 + 0.5  # bounded correction
     expected = cur.astype(int) - np.clip(cur.astype(int) - towards, -7, 7)
     np.testing.assert_array_equal(clamp_around(cur, towards, 7), expected)
+
+
+def test_blend_static_is_its_table_and_leaves_motion_alone() -> None:
+    rng = np.random.default_rng(6)
+    cur, towards = (rng.integers(0, 256, (64, 80), dtype=np.uint8) for _ in range(2))
+    towards[:, :40] = np.clip(cur[:, :40].astype(int) + rng.integers(-6, 7, (64, 40)), 0, 255)  # near-static half
+    d = towards.astype(int) - cur.astype(int)
+    for strength, threshold in [(0.6, 20), (0.95, 100), (0.3, 2)]:
+        got = blend_static(cur, towards, strength, threshold, 5).astype(int)
+        mean_abs = cv2.blur(np.abs(d).astype(np.uint8), (5, 5))
+        weight = static_weight_table(strength, threshold)[0][mean_abs] / 255.0
+        assert np.abs(got - (cur + weight * d)).max() <= 1.0  # the weight's rounding, then the product's
+        assert np.array_equal(got[mean_abs >= threshold], cur[mean_abs >= threshold])  # motion: untouched
+        np.testing.assert_array_equal(blend_static(cv2.UMat(cur), cv2.UMat(towards), strength, threshold, 5).get(),
+                                      got)
+    expected = np.minimum(np.rint(np.maximum(20 - np.arange(256), 0) * 0.6 * 510 / 20), 153)
+    np.testing.assert_array_equal(static_weight_table(0.6, 20)[0], expected)  # 0.6 up to 10 levels, 0 at 20
+
+
+def test_area_motion_test_averages_noise_the_pixel_test_takes_for_motion(scene: np.ndarray) -> None:
+    """Noise near the threshold: the per-pixel test blends little, the 5x5 mean blends fully.
+
+    A static scene with noise of 12 levels after the spatial filter's work is left: differences
+    between frames often exceed the threshold of 20, their 5x5 mean almost never.
+    """
+    frames = [video_planes(add_noise(scene, 12.0, seed=s)) for s in range(12)]
+    clean = video_planes(scene)
+    scores = {}
+    for area in (1, 5):
+        stage = Denoise(DenoiseParams(sigma_color=0.0, motion_threshold=20.0, motion_area=area))
+        for frame in frames:
+            out = stage.apply_planes(frame)
+        scores[area] = psnr(out.y, clean.y)
+    assert scores[5] > scores[1] + 2.0, scores
 
 
 def test_despike_removes_lone_pixels_and_keeps_thin_lines() -> None:

@@ -29,14 +29,18 @@ stay near 3 ms, so the work is split by what each plane needs:
   filter averages over time: strong blending where the frame barely changed, none where it moved
   (no ghost trails). Every plane is filtered at its own resolution, against its own state.
 
-The temporal step follows FFmpeg's hqdn3d: the blend weight depends only on the difference
-``d = prev - cur``, so the correction is a function of ``d`` alone. Here it is the triangle
-``strength * sign(d) * min(|d|, threshold - |d|)``: a full-strength blend for small differences,
-fading linearly to none at the motion threshold, continuous so pixels do not flicker between
-blended and unblended. Being piecewise linear it needs only saturating uint8 passes and one
-``addWeighted`` (:func:`realtime.stages._ops.pull`), the same calls on the CPU and under OpenCL;
-CUDA uses the same function as a 256-entry table. The chroma sigma filter is the same operation
-with strength 1, pulling each chroma sample towards its blur.
+The temporal step's motion test looks at an area, not a pixel (``motion_area``, default 5): the
+mean absolute difference between the frame and the filtered previous one over a 5x5 box
+(:func:`realtime.stages._ops.blend_static`). A per-pixel test, as FFmpeg's hqdn3d makes, cannot
+tell noise from motion once the noise nears the threshold, and dark footage after the contrast
+stretch is exactly there: on a darkened fixed-camera clip (car-detection.mp4) it left static areas
+shimmering (warping error 23x the clean clip's, see the model card) while raising the threshold
+enough to average them (64 levels) smeared the panning clip (bikes.mp4, -1.9 dB). Averaged over
+25 pixels the noise shrinks and real motion does not. ``motion_area = 1`` keeps the per-pixel
+test: the triangle ``strength * sign(d) * min(|d|, threshold - |d|)`` of the difference ``d``
+(:func:`realtime.stages._ops.pull`), which the chroma sigma filter also uses, with strength 1,
+to pull each chroma sample towards its blur. Both are saturating uint8 passes, the same calls on
+the CPU and under OpenCL.
 
 Example:
     >>> import numpy as np
@@ -60,7 +64,16 @@ import numpy as np
 from realtime.backends import Array, download_plane, plane_size
 from realtime.planes import Planes
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, Workspace, dispatched, thread_workspace
-from realtime.stages._ops import RING, HostOrOpenCL, clamp_around, despike, pull, pull_table
+from realtime.stages._ops import (
+    RING,
+    HostOrOpenCL,
+    blend_static,
+    clamp_around,
+    despike,
+    pull,
+    pull_table,
+    static_weight_table,
+)
 from realtime.stages.base import StageParams, choice, param
 from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr, subsampling
 from realtime.stages.noise import estimate_noise
@@ -87,8 +100,12 @@ class DenoiseParams(StageParams):
             is applied fully up to half of it and fades to none at it (whole levels). In [2, 100].
         temporal_strength: largest weight of the previous frame in static areas; 0 disables the
             temporal filter. In [0, 0.95].
-        motion_threshold: frame-to-frame change (levels) treated as motion: blending is full below
-            half of it and fades to none at it (whole levels; fractions round). In [2, 100].
+        motion_threshold: frame-to-frame change (levels; with ``motion_area`` above 1 the mean
+            absolute change over the area) treated as motion: blending is full below half of it and
+            fades to none at it (whole levels; fractions round). In [2, 100].
+        motion_area: side (luma pixels) of the box the motion test averages the change over; 1
+            tests each pixel alone (the filter before issue 13). Chroma uses the same part of the
+            picture at its own resolution. In [1, 9].
         strength: ``"fixed"`` (default: ``sigma_color`` as given) or ``"auto"`` (the lowlight
             preset's): the noise is estimated (:func:`realtime.stages.noise.estimate_noise`, every
             :data:`NOISE_EVERY` frames, on every 4th pixel of the luma) and ``sigma_color`` set to
@@ -105,6 +122,7 @@ class DenoiseParams(StageParams):
     chroma_edge: float = param(16.0, float, 2.0, 100.0)
     temporal_strength: float = param(0.6, float, 0.0, 0.95)
     motion_threshold: float = param(16.0, float, 2.0, 100.0)
+    motion_area: int = param(5, int, 1, 9)
     strength: str = choice("fixed", "fixed", "auto")
     noise_gain: float = param(2.0, float, 0.5, 8.0)
 
@@ -197,6 +215,19 @@ def _sizes(planes: Planes) -> tuple[tuple[int, int], tuple[int, int]]:
     return plane_size(planes.y), plane_size(planes.cb)
 
 
+def chroma_area(area: int, factors: tuple[int, int]) -> int:
+    """The motion test's box side on chroma planes subsampled by ``factors``: the same part of
+    the picture, odd, at least 1 (3 for 4:2:0 when luma's is 5)."""
+    return max(1, round(area / max(factors[1], 1))) | 1
+
+
+def _blend(cur: HostOrOpenCL, prev: HostOrOpenCL, params: DenoiseParams, area: int) -> HostOrOpenCL:
+    """The temporal step on one host or OpenCL plane: the area test, or the per-pixel one."""
+    if area > 1:
+        return blend_static(cur, prev, params.temporal_strength, params.motion_levels, area)
+    return pull(cur, prev, params.temporal_strength, params.motion_levels)
+
+
 def _usable(prev: TemporalState | None, planes: Planes, sizes: Any, params: DenoiseParams) -> bool:
     return (prev is not None and params.temporal_strength > 0.0 and prev.sizes == sizes
             and type(prev.luma) is type(planes.y))
@@ -238,10 +269,9 @@ def _temporal_denoise_host_or_opencl(
     """The NumPy and OpenCL kernels: the cv2 calls are the same on both."""
     sizes = _sizes(planes)
     prev = prev if _usable(prev, planes, sizes, params) else None
-    strength, motion = params.temporal_strength, params.motion_levels
     luma = _spatial_luma(planes.y, params)
     if prev is not None:
-        luma = pull(luma, prev.luma, strength, motion)
+        luma = _blend(luma, prev.luma, params, params.motion_area)
     if params.chroma_strength <= 0.0:
         return planes.replace(y=luma), TemporalState(luma, None, sizes)
     factors = subsampling(*sizes)
@@ -250,7 +280,8 @@ def _temporal_denoise_host_or_opencl(
     if dense is not None:
         chroma = (cv2.blur(chroma[0], dense), cv2.blur(chroma[1], dense))
     if prev is not None and prev.chroma is not None:
-        chroma = tuple(pull(c, p, strength, motion) for c, p in zip(chroma, prev.chroma, strict=True))
+        area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
+        chroma = tuple(_blend(c, p, params, area) for c, p in zip(chroma, prev.chroma, strict=True))
     ksize = chroma_box(params.chroma_strength, factors)
     cb, cr = (pull(c, cv2.blur(c, ksize), 1.0, params.chroma_edge_levels) for c in chroma)
     return planes.replace(y=luma, cb=cb, cr=cr), TemporalState(luma, chroma, sizes)
@@ -293,7 +324,21 @@ def _temporal_denoise_planes_cuda(
         diff = lut.transform(cv2.cuda.addWeighted(towards, 1.0, cur, -1.0, 128.0))
         return cv2.cuda.addWeighted(cur, 1.0, diff, 1.0, -128.0)
 
+    def blend(cur: cv2.cuda.GpuMat, towards: cv2.cuda.GpuMat, area: int) -> cv2.cuda.GpuMat:
+        if area <= 1:
+            return pull(cur, towards, motion)
+        up, down = cv2.cuda.subtract(towards, cur), cv2.cuda.subtract(cur, towards)
+        size = (area, area)
+        box = ws.get(("denoise-box", size), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, size))
+        weight = static.transform(box.apply(cv2.cuda.max(up, down)))
+        scale = 1.0 / 255.0
+        return cv2.cuda.subtract(cv2.cuda.add(cur, cv2.cuda.multiply(up, weight, scale=scale)),
+                                 cv2.cuda.multiply(down, weight, scale=scale))
+
     motion = table(params.temporal_strength, params.motion_levels)
+    key = ("denoise-static", params.temporal_strength, params.motion_levels)
+    static = ws.get(key, lambda: cv2.cuda.createLookUpTable(
+        static_weight_table(params.temporal_strength, params.motion_levels)))
     luma = planes.y
     if params.sigma_color > 0.0 and params.spatial == "bilateral":
         luma = cv2.cuda.bilateralFilter(luma, params.diameter, params.sigma_color, params.sigma_space)
@@ -312,7 +357,7 @@ def _temporal_denoise_planes_cuda(
         high = cv2.cuda.add(luma, const)
         luma = cv2.cuda.min(cv2.cuda.max(mean, low), high)
     if prev is not None:
-        luma = pull(luma, prev.luma, motion)
+        luma = blend(luma, prev.luma, params.motion_area)
     if params.chroma_strength <= 0.0:
         return planes.replace(y=luma), TemporalState(luma, None, sizes)
     factors = subsampling(*sizes)
@@ -322,7 +367,8 @@ def _temporal_denoise_planes_cuda(
         pre = ws.get(("denoise-box", dense), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, dense))
         chroma = (pre.apply(chroma[0]), pre.apply(chroma[1]))
     if prev is not None and prev.chroma is not None:
-        chroma = (pull(chroma[0], prev.chroma[0], motion), pull(chroma[1], prev.chroma[1], motion))
+        area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
+        chroma = (blend(chroma[0], prev.chroma[0], area), blend(chroma[1], prev.chroma[1], area))
     ksize = chroma_box(params.chroma_strength, factors)
     blur = ws.get(("denoise-box", ksize), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, ksize))
     edge = table(1.0, params.chroma_edge_levels)
