@@ -119,6 +119,34 @@ def gt_mean_psnr(out: np.ndarray, clean: np.ndarray) -> float:
     return psnr(np.rint(scaled).astype(np.uint8), clean)
 
 
+def _scaled_luma(out: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both lumas as float, the output scaled to the reference's mean (as :func:`gt_mean_psnr`)."""
+    y_out, y_ref = (cv2.cvtColor(x, cv2.COLOR_BGR2GRAY).astype(np.float64) for x in (out, clean))
+    return y_out * (y_ref.mean() / max(y_out.mean(), 1e-6)), y_ref
+
+
+def _high_pass(y: np.ndarray) -> np.ndarray:
+    """Detail finer than about 2 pixels: texture, grain, edges' fine structure."""
+    return y - cv2.GaussianBlur(y, (0, 0), 1.5)
+
+
+def texture(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
+    """``(hf_ratio, detail)``: how the output's fine detail compares with the clean photo's.
+
+    ``hf_ratio`` is the high-frequency energy of the output over the clean photo's (after matching
+    mean brightness): below 1 is detail lost (waxy, painterly), above 1 is detail added (noise,
+    oversharpening). It cannot tell the two apart when both happen, so ``detail`` is the share of
+    the clean photo's own high frequencies found in the output (their projection, which noise,
+    being uncorrelated with them, does not raise): 1 keeps all texture, 0.5 half of it.
+    """
+    y_out, y_ref = _scaled_luma(out, clean)
+    hf_out, hf_ref = _high_pass(y_out), _high_pass(y_ref)
+    energy_ref = float((hf_ref**2).sum())
+    if energy_ref <= 0:
+        return float("nan"), float("nan")
+    return float((hf_out**2).sum()) / energy_ref, float((hf_out * hf_ref).sum()) / energy_ref
+
+
 def delta_e(a: np.ndarray, b: np.ndarray) -> float:
     from skimage.color import deltaE_ciede2000, rgb2lab
 
@@ -161,7 +189,7 @@ def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, tim
                    condition: str = "mixed") -> dict:
     """Each photo degraded under ``condition`` (one of ``degrade.CONDITIONS``) and every method scored."""
     ranges = degrade.CONDITIONS[condition]
-    metrics = ("psnr", "gt_mean_psnr", "ssim", "de2000")
+    metrics = ("psnr", "gt_mean_psnr", "ssim", "de2000", "hf_ratio", "detail")
     scores: dict[str, dict[str, list[float]]] = {m: {k: [] for k in metrics} for m in methods}
     for i, path in enumerate(paths):
         clean = refiner_data.read_bgr(path)
@@ -172,6 +200,9 @@ def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, tim
             scores[name]["gt_mean_psnr"].append(gt_mean_psnr(out, clean))
             scores[name]["ssim"].append(ssim(out, clean))
             scores[name]["de2000"].append(delta_e(out, clean))
+            hf_ratio, detail = texture(out, clean)
+            scores[name]["hf_ratio"].append(hf_ratio)
+            scores[name]["detail"].append(detail)
         print(f"\r{condition}: {i + 1}/{len(paths)} photos", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     frame = cv2.resize(degrade.degrade(refiner_data.read_bgr(paths[0]), seed, ranges)[0], (1280, 720),
@@ -314,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
             results["clean"]["conditions"][condition] = table
             print_table(f"synthetic, {condition}: {len(paths)} photos from {', '.join(args.clean)} (seed {args.seed})",
                         table, [("psnr", "PSNR dB", ".2f"), ("gt_mean_psnr", "GT-mean PSNR", ".2f"),
-                                ("ssim", "SSIM", ".3f"), ("de2000", "ΔE2000", ".2f"), ("ms_720p", "ms @720p", ".1f")])
+                                ("ssim", "SSIM", ".3f"), ("de2000", "ΔE2000", ".2f"),
+                                ("hf_ratio", "HF energy ÷ clean", ".2f"), ("detail", "detail kept", ".2f"),
+                                ("ms_720p", "ms @720p", ".1f")])
     if args.lowlight:
         paths = _limit(args.lowlight, args.limit)
         table = evaluate_lowlight(paths, methods, args.sheet, args.tile_height)

@@ -7,6 +7,7 @@ noise on every frame.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -90,3 +91,20 @@ def test_gt_mean_psnr_ignores_the_brightness_chosen() -> None:
     rng = np.random.default_rng(2)
     noisy = np.clip(clean + rng.normal(0, 10, clean.shape), 0, 255).astype(np.uint8)
     assert gt_mean_psnr(noisy, clean) == pytest.approx(psnr(noisy, clean), abs=0.3)  # nothing to rescale
+
+
+def test_texture_tells_wax_from_noise() -> None:
+    """Blurring lowers both numbers; noise raises the energy but not the detail kept."""
+    from realtime_train.evaluate import texture
+
+    rng = np.random.default_rng(3)
+    clean = cv2.resize(rng.integers(40, 220, (60, 80, 3), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_CUBIC)
+    assert texture(clean, clean) == pytest.approx((1.0, 1.0))
+    waxy = cv2.GaussianBlur(clean, (0, 0), 2.0)
+    noisy = np.clip(clean + rng.normal(0, 8, clean.shape), 0, 255).astype(np.uint8)
+    hf_wax, detail_wax = texture(waxy, clean)
+    hf_noise, detail_noise = texture(noisy, clean)
+    assert hf_wax < 0.5 and detail_wax < 0.6
+    assert hf_noise > 1.2 and detail_noise == pytest.approx(1.0, abs=0.05)
+    brighter = np.clip(clean.astype(np.float64) * 1.3, 0, 255).astype(np.uint8)
+    assert texture(brighter, clean)[1] == pytest.approx(1.0, abs=0.1)  # brightness is not texture
