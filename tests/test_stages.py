@@ -226,7 +226,7 @@ def test_bgr_functions_are_the_planes_kernels_between_conversions(scene: np.ndar
 
 def test_stateful_classes_follow_their_explicit_state_functions(scene: np.ndarray) -> None:
     frames = [video_planes(add_noise(darken(scene, gain=g), 4.0, seed=i)) for i, g in enumerate([0.2, 0.3, 0.25])]
-    params = ContrastParams(temporal_smoothing=0.7)
+    params = ContrastParams(temporal_smoothing=0.7, white_smoothing=0.9)
     stage = Contrast(params)
     expected_levels = None
     for planes in frames:
@@ -235,7 +235,7 @@ def test_stateful_classes_follow_their_explicit_state_functions(scene: np.ndarra
             expected_levels = raw
         else:
             expected_levels = Levels(0.7 * expected_levels.lo + 0.3 * raw.lo,
-                                     0.7 * expected_levels.hi + 0.3 * raw.hi)
+                                     0.9 * expected_levels.hi + 0.1 * raw.hi)
         expected = contrast_planes(planes, params=params, levels=expected_levels)
         assert_planes_equal(stage.apply_planes(planes), expected)
 
@@ -644,6 +644,25 @@ def test_contrast_smoothing_steadies_levels_over_flicker(scene: np.ndarray) -> N
         return float(np.mean([abs(a.hi - b.hi) + abs(a.lo - b.lo) for a, b in itertools.pairwise(settled)]))
 
     assert jumps(smoothed) < 0.5 * jumps(raw)
+
+
+def test_a_small_bright_object_does_not_pump_the_exposure(scene: np.ndarray) -> None:
+    """A white patch of 3% of the frame appears on a dark static scene: the white level (and with
+    it the gain of the whole frame) moves slowly, the black level at its own speed."""
+    dark = darken(scene, gain=0.3)
+    lit = dark.copy()
+    h, w = lit.shape[:2]
+    lit[: h // 6, : w // 5] = 250  # ~3% of the pixels
+    frames = [video_planes(dark)] * 10 + [video_planes(lit)] * 5
+    stage = Contrast(ContrastParams())
+    fast = Contrast(ContrastParams(white_smoothing=0.8))
+    levels = [stage.update_levels(f) for f in frames]
+    fast_levels = [fast.update_levels(f) for f in frames]
+    raw_jump = contrast_levels(frames[-1]).hi - contrast_levels(frames[0]).hi
+    assert raw_jump > 50  # the patch does move the high percentile
+    moved, fast_moved = levels[-1].hi - levels[9].hi, fast_levels[-1].hi - fast_levels[9].hi
+    assert moved < 0.3 * raw_jump < fast_moved  # 1 - 0.95**5 = 23% of the way; 0.8 goes 67%
+    assert stage.levels.lo == pytest.approx(fast.levels.lo)
 
 
 def test_clahe_raises_local_contrast_in_dark_regions(scene: np.ndarray) -> None:
