@@ -8,11 +8,13 @@
 (``--conditions``: dark, dim haze, dark + JPEG, mixed; seed = ``--seed`` + its index, so every
 method sees the same inputs), then every method's output is scored against the clean photo: PSNR,
 GT-mean PSNR (the output scaled to the reference's mean luma first), SSIM (on luma, scikit-image)
-and mean CIEDE2000 colour difference, plus the median ms per frame of each method on a 1280x720
+and mean CIEDE2000 colour difference, texture (the high-frequency energy against the clean photo's
+and the share of its detail kept, see :func:`texture`), plus the median ms per frame of each method on a 1280x720
 frame on this machine (first condition only).
 
 ``--lowlight``: real dark photos with no reference. Writes a contact sheet (input, classical, full
-pipeline and anchors side by side) and prints no-reference statistics: mean brightness (Y, 0-255),
+pipeline and anchors side by side, each photo's row followed by 100% crops of its darkest flat area
+and its most textured one, see :func:`crop_boxes`) and prints no-reference statistics: mean brightness (Y, 0-255),
 an estimated noise sigma (Immerkaer's Laplacian estimator on Y) and colourfulness (Hasler and
 Suesstrunk).
 
@@ -221,14 +223,16 @@ def evaluate_lowlight(paths: list[Path], methods: dict[str, Method], sheet: Path
     rows = []
     for path in paths:
         img = refiner_data.read_bgr(path)
-        tiles = []
+        tiles, crops = [], []
         for name in stats:
             out = methods[name](img)
             stats[name]["brightness"].append(brightness(out))
             stats[name]["noise"].append(noise_sigma(out))
             stats[name]["colourfulness"].append(colourfulness(out))
             tiles.append(_tile(out, tile_h, f"{name}" if not rows else ""))
+            crops.append(out)
         rows.append(np.hstack(tiles))
+        rows.append(_crop_row(img, crops, tile_h))
     if sheet is not None:
         width = max(r.shape[1] for r in rows)
         rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
@@ -236,6 +240,51 @@ def evaluate_lowlight(paths: list[Path], methods: dict[str, Method], sheet: Path
         if not cv2.imwrite(str(sheet), np.vstack(rows)):
             raise SystemExit(f"cannot write {sheet}")
     return {m: {k: float(np.mean(v)) for k, v in s.items()} for m, s in stats.items()}
+
+
+def crop_boxes(bgr: np.ndarray, size: int) -> dict[str, tuple[int, int]]:
+    """Top-left corners of two ``size`` x ``size`` crops worth looking at 100%: the flattest dark
+    area (a night sky, a shadowed wall: where noise shows once brightened) and the most textured
+    one (fur, foliage, a face: where a denoiser turns detail into wax).
+
+    The choice is made on the input smoothed at a quarter of its size, where noise has averaged
+    out and structure has not, over cells on a half-crop grid; texture is the cell's median
+    Laplacian, so a single strong edge (a lamp against the sky) does not count as texture. "Dark"
+    is a mean luma of 8-60: clipped black holds nothing to see, and brighter areas hide the noise.
+    """
+    y = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    h, w = y.shape
+    size = min(size, h, w)
+    small = cv2.resize(y, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    detail = np.abs(cv2.Laplacian(small, cv2.CV_32F, ksize=3))
+    step = max(1, size // 2)
+    best_flat, best_texture = (float("inf"), (0, 0)), (-1.0, (0, 0))
+    for top in range(0, h - size + 1, step):
+        for left in range(0, w - size + 1, step):
+            cell = (slice(top, top + size), slice(left, left + size))
+            texture_score = float(np.median(detail[cell]))  # texture fills the cell; one bright edge does not
+            level = float(small[cell].mean())
+            # the flattest; among equally flat, the darker; outside 8-60 only if nothing is inside
+            flat_score = texture_score + 0.01 * level + (0.0 if 8.0 <= level <= 60.0 else 1000.0 + abs(level - 34.0))
+            best_flat = min(best_flat, (flat_score, (left, top)))
+            best_texture = max(best_texture, (texture_score, (left, top)))
+    return {"dark flat": best_flat[1], "texture": best_texture[1]}
+
+
+def _crop_row(source: np.ndarray, outputs: list[np.ndarray], height: int) -> np.ndarray:
+    """Under each method's whole frame (a tile ``height`` high), its two crops of
+    :func:`crop_boxes` side by side, at 1:1: as large as fit under the tile."""
+    h, w = source.shape[:2]
+    tile_w = max(1, round(w * height / h))  # the whole-frame tiles' width above
+    side = max(1, min(height, h, w, tile_w // 2))
+    boxes = crop_boxes(source, side)
+    tiles = []
+    for out in outputs:
+        row = np.hstack([out[y:y + side, x:x + side] for x, y in boxes.values()])
+        row = np.pad(row, ((0, 0), (0, tile_w - row.shape[1]), (0, 0)))
+        tiles.append(cv2.copyMakeBorder(row, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
+    return np.hstack(tiles)
 
 
 def _tile(img: np.ndarray, height: int, label: str) -> np.ndarray:

@@ -108,3 +108,19 @@ def test_texture_tells_wax_from_noise() -> None:
     assert hf_noise > 1.2 and detail_noise == pytest.approx(1.0, abs=0.05)
     brighter = np.clip(clean.astype(np.float64) * 1.3, 0, 255).astype(np.uint8)
     assert texture(brighter, clean)[1] == pytest.approx(1.0, abs=0.1)  # brightness is not texture
+
+
+def test_crops_find_the_dark_flat_area_and_the_texture() -> None:
+    from realtime_train.evaluate import crop_boxes
+
+    img = np.full((240, 320, 3), 120, np.uint8)
+    img[:80, 200:] = 30  # a dark flat "sky", top right
+    rng = np.random.default_rng(4)
+    texture = cv2.resize(rng.integers(0, 255, (20, 20), dtype=np.uint8), (80, 80), interpolation=cv2.INTER_NEAREST)
+    img[140:220, 20:100] = texture[..., None]  # a coarse texture, bottom left
+    img[10:15, 10:60] = 255  # one strong edge is not texture
+    boxes = crop_boxes(img, 64)
+    x, y = boxes["dark flat"]
+    assert x >= 200 and y + 64 <= 80
+    x, y = boxes["texture"]
+    assert 20 <= x + 32 <= 100 and 140 <= y + 32 <= 220
