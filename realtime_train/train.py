@@ -20,6 +20,14 @@ the negated per-example PSNR, which the benchmark averages (see ``refiner_loss``
 
 ``--init refiner.keras`` starts from a trained model's weights (a fine-tune on fresh degradations:
 change ``--seed``), into this checkout's architecture.
+
+``--conditions mixed:2 "dim haze:1" dark:1`` draws each training example's degradation from the
+named conditions of ``realtime_train/degrade.py`` in those proportions (default: ``mixed`` only).
+Validation is scored per condition (every named condition, whatever the training mix), and a
+model is only saved as ``refiner.keras`` from an epoch where the refiner is at least as good as its
+input (the classical stages) in **every** condition: the refiner must never make the classical
+output worse. With no such epoch nothing is saved there and the run exits with status 3.
+``--allow-regression`` lifts that (quick checks, experiments: never for a model to ship).
 """
 
 from __future__ import annotations
@@ -43,17 +51,41 @@ W_SSIM, W_COLOR, W_TV = 0.1, 0.2, 0.02
 _worker_classical: refiner_data.Classical | None = None
 _worker_stages: tuple[str, ...] = ()
 _worker_ranges = refiner_data.degrade.DEFAULT_RANGES
+#: the exit status of a run whose every epoch regressed some condition (nothing shipped)
+REGRESSED = 3
 
 
-def _build_one(job: tuple[str, int, int, int]) -> dict[str, np.ndarray]:
+def _ranges(condition: str) -> refiner_data.degrade.DegradationRanges:
+    """``mixed`` is the training draw (with ``--exposure`` applied); the others as named."""
+    return _worker_ranges if condition == "mixed" else refiner_data.degrade.CONDITIONS[condition]
+
+
+def parse_mix(items: list[str]) -> dict[str, float]:
+    """``["mixed:2", "dim haze:1"]`` -> ``{"mixed": 2/3, "dim haze": 1/3}``; a bare name weighs 1."""
+    mix: dict[str, float] = {}
+    for item in items:
+        name, _, weight = item.rpartition(":") if ":" in item else (item, "", "1")
+        if name not in refiner_data.degrade.CONDITIONS:
+            raise SystemExit(f"unknown condition {name!r}: choose from {', '.join(refiner_data.degrade.CONDITIONS)}")
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise SystemExit(f"bad weight in {item!r}: NAME or NAME:WEIGHT") from None
+        if mix[name] <= 0:
+            raise SystemExit(f"weight of {name!r} must be positive")
+    total = sum(mix.values())
+    return {k: v / total for k, v in mix.items()}
+
+
+def _build_one(job: tuple[str, int, int, int, str]) -> dict[str, np.ndarray]:
     global _worker_classical
     if _worker_classical is None:
         import cv2
 
         cv2.setNumThreads(1)
         _worker_classical = refiner_data.Classical(stages=_worker_stages)
-    path, seed, size, loss_size = job
-    ex = refiner_data.make_example(refiner_data.read_bgr(Path(path)), seed, _worker_classical, size, _worker_ranges)
+    path, seed, size, loss_size, condition = job
+    ex = refiner_data.make_example(refiner_data.read_bgr(Path(path)), seed, _worker_classical, size, _ranges(condition))
     if loss_size and loss_size != size:
         import cv2
 
@@ -64,8 +96,13 @@ def _build_one(job: tuple[str, int, int, int]) -> dict[str, np.ndarray]:
 
 
 def build_examples(paths: list[Path], variants: int, size: int, seed: int, workers: int, desc: str,
-                   loss_size: int = 0) -> dict:
-    jobs = [(str(p), seed * 1_000_003 + i * 97 + v, size, loss_size)
+                   loss_size: int = 0, mix: dict[str, float] | None = None) -> dict:
+    """Every photo ``variants`` times, each with its own degradation; ``mix`` (condition ->
+    share, default all ``mixed``) says which condition each variant is drawn from, in proportion."""
+    mix = mix or {"mixed": 1.0}
+    names = list(mix)
+    pick = np.random.default_rng(seed + 7).choice(len(names), size=len(paths) * variants, p=list(mix.values()))
+    jobs = [(str(p), seed * 1_000_003 + i * 97 + v, size, loss_size, names[pick[i * variants + v]])
             for i, p in enumerate(paths) for v in range(variants)]
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -95,6 +132,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "benchmark keeps the module's default")
     ap.add_argument("--stages", default=",".join(refiner_data.REFINER_STAGES),
                     help="classical stages the refiner's input comes from (the preset's refiner_stages)")
+    ap.add_argument("--conditions", nargs="+", default=["mixed"], metavar="NAME[:WEIGHT]",
+                    help="degradation conditions of the training examples and their shares "
+                         f"({', '.join(refiner_data.degrade.CONDITIONS)}; default: mixed)")
+    ap.add_argument("--allow-regression", action="store_true",
+                    help="save the best epoch even if it leaves a condition below the classical stages "
+                         "(experiments only: such a model is not to be shipped)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos (quick checks)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -125,14 +168,22 @@ def main(argv: list[str] | None = None) -> int:
     global _worker_stages, _worker_ranges
     _worker_stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
     _worker_ranges = dataclasses.replace(_worker_ranges, exposure=tuple(args.exposure))
+    mix = parse_mix(args.conditions)
     t0 = time.perf_counter()
     train = build_examples(train_paths, args.variants, args.size, args.seed, args.workers, "degrading (train)",
-                           args.loss_size)
-    val = build_examples(val_paths, 2, args.size, args.seed + 1, args.workers, "degrading (val)", args.loss_size)
-    print(f"{len(train['thumb'])} training and {len(val['thumb'])} validation examples "
+                           args.loss_size, mix)
+    vals = {c: build_examples(val_paths, 2, args.size, args.seed + 1, args.workers, f"degrading (val, {c})",
+                              args.loss_size, {c: 1.0})
+            for c in refiner_data.degrade.CONDITIONS}
+    print(f"{len(train['thumb'])} training examples ({', '.join(f'{k} {v:.0%}' for k, v in mix.items())}) and "
+          f"{sum(len(v['thumb']) for v in vals.values())} validation examples in {len(vals)} conditions "
           f"from {len(paths)} photos in {time.perf_counter() - t0:.0f} s")
-    history = fit(train, val, args)
+    history = fit(train, vals, args)
     print(f"final validation PSNR: stages {history['val_stages_psnr']:.2f} dB, refined {history['val_psnr']:.2f} dB")
+    if history.get("shipped") is False:
+        print(f"not saved as {Path(args.out) / 'refiner.keras'}: every epoch left some condition below the "
+              "classical stages (see the per-condition lines)", file=sys.stderr)
+        return REGRESSED
     return 0
 
 
@@ -163,8 +214,12 @@ def refiner_loss(model, thumb, stages, target, training: bool = False, psnr_weig
     return total, mse
 
 
-def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
-    """Train in memory; returns the last epoch's metrics. Imports TensorFlow only now (after forking)."""
+def fit(train: dict, vals: dict[str, dict], args: argparse.Namespace) -> dict:
+    """Train in memory; returns the last epoch's metrics. Imports TensorFlow only now (after forking).
+
+    ``vals`` holds a validation set per condition. The saved model is the epoch with the best mean
+    validation PSNR among those that keep every condition at or above the classical stages.
+    """
     import keras
     import tensorflow as tf
 
@@ -208,7 +263,7 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
     def to_float(a):
         return tf.convert_to_tensor(a, dtype=tf.float32) / 255.0
 
-    def validate() -> tuple[float, float]:
+    def validate_one(val: dict) -> tuple[float, float]:
         mses, base = [], []
         for i in range(0, len(val["thumb"]), args.batch):
             s, t = to_float(val["stages"][i:i + args.batch]), to_float(val["target"][i:i + args.batch])
@@ -216,6 +271,17 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
             base.append(tf.reduce_mean(tf.square(s - t), axis=[1, 2, 3]).numpy())
         psnr = lambda m: float(np.mean(10 * np.log10(1.0 / np.maximum(np.concatenate(m), 1e-10))))  # noqa: E731
         return psnr(mses), psnr(base)
+
+    def validate() -> tuple[float, float]:
+        """Mean refined and stages PSNR over the conditions; each condition printed, and
+        ``regressed`` set to those where the refiner scores below its input."""
+        scores = {c: validate_one(v) for c, v in vals.items()}
+        regressed[:] = [c for c, (refined, stages) in scores.items() if refined < stages]
+        print("  per condition: " + "; ".join(f"{c} {r:.2f} dB (stages {s:.2f})" for c, (r, s) in scores.items())
+              + (f"; BELOW THE STAGES: {', '.join(regressed)}" if regressed else ""))
+        return (float(np.mean([r for r, _ in scores.values()])), float(np.mean([s for _, s in scores.values()])))
+
+    regressed: list[str] = []
 
     n = len(train["thumb"])
     steps = n // args.batch
@@ -239,8 +305,9 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
             bar.set_postfix(loss=f"{np.mean(run[-20:]):.4f}")
         val_psnr, base_psnr = validate()
         epoch_var.assign(epoch + 1)
-        if val_psnr > float(best_var.numpy()):
-            # the shipped model is the best epoch on held-out photos, not merely the last one
+        if val_psnr > float(best_var.numpy()) and (args.allow_regression or not regressed):
+            # the shipped model is the best epoch on held-out photos, not merely the last one, and
+            # never one that makes some condition worse than the classical stages
             best_var.assign(val_psnr)
             model.save(out / "refiner.keras")
         manager.save()
@@ -251,10 +318,14 @@ def fit(train: dict, val: dict, args: argparse.Namespace) -> dict[str, float]:
     if not metrics:
         val_psnr, base_psnr = validate()
         metrics = {"loss": float("nan"), "val_psnr": val_psnr, "val_stages_psnr": base_psnr}
-    if not (out / "refiner.keras").is_file():
-        model.save(out / "refiner.keras")
+    acceptable = args.allow_regression or not regressed
+    if float(best_var.numpy()) < 0 and acceptable and not (out / "refiner.keras").is_file():
+        model.save(out / "refiner.keras")  # no epoch ran (resumed at the end, say): the model as it is
+        best_var.assign(metrics["val_psnr"])
+    metrics["shipped"] = float(best_var.numpy()) >= 0
     metrics["best_val_psnr"] = float(best_var.numpy())
-    print(f"saved {out / 'refiner.keras'} (best validation PSNR {metrics['best_val_psnr']:.2f} dB)")
+    if metrics["shipped"]:
+        print(f"saved {out / 'refiner.keras'} (best validation PSNR {metrics['best_val_psnr']:.2f} dB)")
     return metrics
 
 

@@ -117,7 +117,7 @@ def test_train_script_trains_checkpoints_resumes_and_refuses_eval(tmp_path):
         cv2.imwrite(str(data / f"{i}.png"), _photo(i))
     out = tmp_path / "run"
     common = ["--data", str(data), "--out", str(out), "--size", "64", "--variants", "1", "--batch", "2",
-              "--workers", "1"]
+              "--workers", "1", "--allow-regression"]  # one epoch on four photos need not beat the stages
     assert train_refiner.main([*common, "--epochs", "1"]) == 0
     assert (out / "refiner.keras").is_file() and any((out / "checkpoints").iterdir())
     assert train_refiner.main([*common, "--epochs", "2", "--resume"]) == 0
@@ -130,6 +130,30 @@ def test_train_script_trains_checkpoints_resumes_and_refuses_eval(tmp_path):
     eval_dir = tmp_path / "eval" / "clean"
     eval_dir.mkdir(parents=True)
     assert train_refiner.main(["--data", str(eval_dir), "--out", str(out)]) == 2
+
+
+def test_a_model_that_makes_a_condition_worse_is_not_saved(tmp_path, capsys):
+    """A learning rate that wrecks the network leaves every condition below the classical stages:
+    nothing is saved as refiner.keras and the run says so, with its own exit status."""
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(data / f"{i}.png"), _photo(i))
+    out = tmp_path / "run"
+    args = ["--data", str(data), "--out", str(out), "--size", "64", "--variants", "1", "--batch", "2",
+            "--workers", "1", "--epochs", "1", "--lr", "3.0", "--conditions", "mixed:3", "dim haze:1"]
+    assert train_refiner.main(args) == train_refiner.REGRESSED
+    assert not (out / "refiner.keras").exists()
+    captured = capsys.readouterr()
+    assert "BELOW THE STAGES" in captured.out and "not saved" in captured.err
+
+
+def test_condition_mixes_parse_and_reject_unknown_names():
+    assert train_refiner.parse_mix(["mixed:2", "dim haze:1", "dark"]) == pytest.approx(
+        {"mixed": 0.5, "dim haze": 0.25, "dark": 0.25})
+    for bad in (["fog"], ["mixed:x"], ["mixed:0"]):
+        with pytest.raises(SystemExit):
+            train_refiner.parse_mix(bad)
 
 
 def test_evaluate_runs_on_a_tiny_folder_and_a_clip(tmp_path, perturbed_model, capsys):
