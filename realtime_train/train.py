@@ -26,7 +26,9 @@ named conditions of ``realtime_train/degrade.py`` in those proportions (default:
 Validation is scored per condition (every named condition, whatever the training mix), and a
 model is only saved as ``refiner.keras`` from an epoch where the refiner is at least as good as its
 input (the classical stages) in **every** condition: the refiner must never make the classical
-output worse. With no such epoch nothing is saved there and the run exits with status 3.
+output worse. A fine-tune (``--init``) must also be at least as good as the model it started
+from in every condition, or it would not be a model to ship in that one's place. With no such
+epoch nothing is saved there and the run exits with status 3.
 ``--allow-regression`` lifts that (quick checks, experiments: never for a model to ship).
 """
 
@@ -274,14 +276,20 @@ def fit(train: dict, vals: dict[str, dict], args: argparse.Namespace) -> dict:
 
     def validate() -> tuple[float, float]:
         """Mean refined and stages PSNR over the conditions; each condition printed, and
-        ``regressed`` set to those where the refiner scores below its input."""
+        ``regressed`` set to those where the refiner scores below its input or, fine-tuning, below
+        the model it started from (the one it would replace)."""
         scores = {c: validate_one(v) for c, v in vals.items()}
-        regressed[:] = [c for c, (refined, stages) in scores.items() if refined < stages]
+        regressed[:] = [c for c, (refined, stages) in scores.items() if refined < max(stages, floor.get(c, stages))]
         print("  per condition: " + "; ".join(f"{c} {r:.2f} dB (stages {s:.2f})" for c, (r, s) in scores.items())
-              + (f"; BELOW THE STAGES: {', '.join(regressed)}" if regressed else ""))
+              + (f"; BELOW THE STAGES{' OR THE STARTING MODEL' if floor else ''}: {', '.join(regressed)}"
+                 if regressed else ""))
+        last.clear()
+        last.update({c: r for c, (r, _) in scores.items()})
         return (float(np.mean([r for r, _ in scores.values()])), float(np.mean([s for _, s in scores.values()])))
 
     regressed: list[str] = []
+    floor: dict[str, float] = {}  # fine-tuning: the starting model's PSNR per condition
+    last: dict[str, float] = {}
 
     n = len(train["thumb"])
     steps = n // args.batch
@@ -292,6 +300,7 @@ def fit(train: dict, vals: dict[str, dict], args: argparse.Namespace) -> dict:
     if args.init and int(epoch_var.numpy()) == 0:
         val_psnr, base_psnr = validate()
         print(f"before fine-tuning: val PSNR {val_psnr:.2f} dB (stages {base_psnr:.2f})")
+        floor.update(last)  # a fine-tune must not make any condition worse than where it started
     for epoch in range(int(epoch_var.numpy()), args.epochs):
         order = np.random.default_rng(args.seed + epoch).permutation(n)
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}")
