@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"final validation PSNR: stages {history['val_stages_psnr']:.2f} dB, refined {history['val_psnr']:.2f} dB")
     if history.get("shipped") is False:
         print(f"not saved as {Path(args.out) / 'refiner.keras'}: every epoch left some condition below the "
-              "classical stages (see the per-condition lines)", file=sys.stderr)
+              "classical stages or the starting model (see the per-condition lines)", file=sys.stderr)
         return REGRESSED
     return 0
 
