@@ -400,6 +400,22 @@ def test_blend_static_is_its_table_and_leaves_motion_alone() -> None:
     np.testing.assert_array_equal(static_weight_table(0.6, 20)[0], expected)  # 0.6 up to 10 levels, 0 at 20
 
 
+def test_lone_chroma_samples_are_clamped_not_kept_as_colour_edges() -> None:
+    """A single saturated chroma sample on a grey field (a coloured speck) is beyond the sigma
+    filter's edge threshold, so only the clamp removes it; a one-sample-wide colour line stays."""
+    bgr = np.full((64, 64, 3), 110, np.uint8)
+    planes = video_planes(bgr)
+    cb = planes.cb.copy()
+    cb[10, 10] = 200  # a speck
+    cb[:, 24] = 60  # a thin colour line
+    planes = planes.replace(cb=cb)
+    clamped = denoise_planes(planes, params=DenoiseParams(sigma_color=0.0))
+    kept = denoise_planes(planes, params=DenoiseParams(sigma_color=0.0, chroma_spikes="keep"))
+    assert abs(int(clamped.cb[10, 10]) - 128) <= 2
+    assert int(kept.cb[10, 10]) > 180
+    assert int(clamped.cb[30, 24]) < 80  # the line is not a speck
+
+
 def test_area_motion_test_averages_noise_the_pixel_test_takes_for_motion(scene: np.ndarray) -> None:
     """Noise near the threshold: the per-pixel test blends little, the 5x5 mean blends fully.
 

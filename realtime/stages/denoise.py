@@ -67,16 +67,22 @@ from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, Workspace, dispatched
 from realtime.stages._ops import (
     RING,
     HostOrOpenCL,
-    blend_static,
+    blend_weighted,
     clamp_around,
     despike,
     pull,
     pull_table,
+    static_weight,
     static_weight_table,
 )
 from realtime.stages.base import StageParams, choice, param
 from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr, subsampling
 from realtime.stages.noise import estimate_noise
+
+#: 2x2 minimum before picking every other sample: each chroma sample gets the least luma weight
+#: of the block it covers (OpenCV anchors a 2x2 kernel at its bottom right, so the block is the
+#: sample's and its up-left neighbours'; one pixel's offset is within the motion test's 5x5 box)
+BLOCK_2X2 = np.ones((2, 2), np.uint8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +118,11 @@ class DenoiseParams(StageParams):
             ``noise_gain`` times it, so a clean frame is not smoothed into wax and a noisy one gets
             what it needs.
         noise_gain: ``sigma_color`` per level of estimated noise under ``strength = "auto"``. In [0.5, 8].
+        chroma_spikes: ``"clamp"`` (default): a chroma sample outside the range of its eight
+            neighbours is clamped into it first (:func:`~realtime.stages._ops.despike`, at chroma
+            resolution), as luma's impulses are. Such a sample differs from its blur by more than
+            ``chroma_edge``, so the sigma filter keeps it as a colour edge: a coloured speck once
+            the stretch has amplified it. ``"keep"`` leaves them.
     """
 
     stage: ClassVar[str] = "denoise"
@@ -125,6 +136,7 @@ class DenoiseParams(StageParams):
     motion_area: int = param(5, int, 1, 9)
     strength: str = choice("fixed", "fixed", "auto")
     noise_gain: float = param(2.0, float, 0.5, 8.0)
+    chroma_spikes: str = choice("clamp", "clamp", "keep")
 
     @property
     def sigma_space(self) -> float:
@@ -221,10 +233,18 @@ def chroma_area(area: int, factors: tuple[int, int]) -> int:
     return max(1, round(area / max(factors[1], 1))) | 1
 
 
-def _blend(cur: HostOrOpenCL, prev: HostOrOpenCL, params: DenoiseParams, area: int) -> HostOrOpenCL:
-    """The temporal step on one host or OpenCL plane: the area test, or the per-pixel one."""
+def _blend(cur: HostOrOpenCL, prev: HostOrOpenCL, params: DenoiseParams, area: int,
+           also: HostOrOpenCL | None = None) -> HostOrOpenCL:
+    """The temporal step on one host or OpenCL plane: the area test, or the per-pixel one.
+
+    ``also`` (area test only) is a weight from another plane (luma's, at this plane's size) that
+    caps this one's: a change in luma is motion for chroma too. Why: a grey object moving over a
+    nearly grey background changes chroma by less than noise does, and chroma's own test alone
+    left a faint colour trail behind it.
+    """
     if area > 1:
-        return blend_static(cur, prev, params.temporal_strength, params.motion_levels, area)
+        weight = static_weight(cur, prev, params.temporal_strength, params.motion_levels, area)
+        return blend_weighted(cur, prev, weight if also is None else cv2.min(weight, also))
     return pull(cur, prev, params.temporal_strength, params.motion_levels)
 
 
@@ -270,18 +290,29 @@ def _temporal_denoise_host_or_opencl(
     sizes = _sizes(planes)
     prev = prev if _usable(prev, planes, sizes, params) else None
     luma = _spatial_luma(planes.y, params)
-    if prev is not None:
-        luma = _blend(luma, prev.luma, params, params.motion_area)
+    luma_weight = None
+    if prev is not None and params.motion_area > 1:
+        luma_weight = static_weight(luma, prev.luma, params.temporal_strength, params.motion_levels,
+                                    params.motion_area)
+        luma = blend_weighted(luma, prev.luma, luma_weight)
+    elif prev is not None:
+        luma = _blend(luma, prev.luma, params, 1)
     if params.chroma_strength <= 0.0:
         return planes.replace(y=luma), TemporalState(luma, None, sizes)
     factors = subsampling(*sizes)
     chroma = (planes.cb, planes.cr)
+    if params.chroma_spikes == "clamp":
+        chroma = (despike(chroma[0]), despike(chroma[1]))
     dense = dense_chroma_box(factors)
     if dense is not None:
         chroma = (cv2.blur(chroma[0], dense), cv2.blur(chroma[1], dense))
     if prev is not None and prev.chroma is not None:
         area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
-        chroma = tuple(_blend(c, p, params, area) for c, p in zip(chroma, prev.chroma, strict=True))
+        also = None
+        if luma_weight is not None:  # luma's weight at chroma's size, the least of each block
+            h, w = sizes[1]
+            also = cv2.resize(cv2.erode(luma_weight, BLOCK_2X2), (w, h), interpolation=cv2.INTER_NEAREST)
+        chroma = tuple(_blend(c, p, params, area, also) for c, p in zip(chroma, prev.chroma, strict=True))
     ksize = chroma_box(params.chroma_strength, factors)
     cb, cr = (pull(c, cv2.blur(c, ksize), 1.0, params.chroma_edge_levels) for c in chroma)
     return planes.replace(y=luma, cb=cb, cr=cr), TemporalState(luma, chroma, sizes)
@@ -324,16 +355,19 @@ def _temporal_denoise_planes_cuda(
         diff = lut.transform(cv2.cuda.addWeighted(towards, 1.0, cur, -1.0, 128.0))
         return cv2.cuda.addWeighted(cur, 1.0, diff, 1.0, -128.0)
 
-    def blend(cur: cv2.cuda.GpuMat, towards: cv2.cuda.GpuMat, area: int) -> cv2.cuda.GpuMat:
+    def blend(cur: cv2.cuda.GpuMat, towards: cv2.cuda.GpuMat, area: int, also: Any = None) -> tuple[Any, Any]:
+        """(blended, weight): _blend's twin, the weight as a table; None as the weight per pixel."""
         if area <= 1:
-            return pull(cur, towards, motion)
+            return pull(cur, towards, motion), None
         up, down = cv2.cuda.subtract(towards, cur), cv2.cuda.subtract(cur, towards)
         size = (area, area)
         box = ws.get(("denoise-box", size), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, size))
         weight = static.transform(box.apply(cv2.cuda.max(up, down)))
+        if also is not None:
+            weight = cv2.cuda.min(weight, also)
         scale = 1.0 / 255.0
         return cv2.cuda.subtract(cv2.cuda.add(cur, cv2.cuda.multiply(up, weight, scale=scale)),
-                                 cv2.cuda.multiply(down, weight, scale=scale))
+                                 cv2.cuda.multiply(down, weight, scale=scale)), weight
 
     motion = table(params.temporal_strength, params.motion_levels)
     key = ("denoise-static", params.temporal_strength, params.motion_levels)
@@ -356,19 +390,29 @@ def _temporal_denoise_planes_cuda(
         low = cv2.cuda.subtract(luma, const)
         high = cv2.cuda.add(luma, const)
         luma = cv2.cuda.min(cv2.cuda.max(mean, low), high)
+    luma_weight = None
     if prev is not None:
-        luma = blend(luma, prev.luma, params.motion_area)
+        luma, luma_weight = blend(luma, prev.luma, params.motion_area)
     if params.chroma_strength <= 0.0:
         return planes.replace(y=luma), TemporalState(luma, None, sizes)
     factors = subsampling(*sizes)
     chroma = (planes.cb, planes.cr)
+    if params.chroma_spikes == "clamp":
+        erode = ws.get("denoise-erode", lambda: cv2.cuda.createMorphologyFilter(cv2.MORPH_ERODE, cv2.CV_8UC1, RING))
+        dilate = ws.get("denoise-dilate", lambda: cv2.cuda.createMorphologyFilter(cv2.MORPH_DILATE, cv2.CV_8UC1, RING))
+        chroma = tuple(cv2.cuda.min(cv2.cuda.max(c, erode.apply(c)), dilate.apply(c)) for c in chroma)
     dense = dense_chroma_box(factors)
     if dense is not None:
         pre = ws.get(("denoise-box", dense), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, dense))
         chroma = (pre.apply(chroma[0]), pre.apply(chroma[1]))
     if prev is not None and prev.chroma is not None:
         area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
-        chroma = (blend(chroma[0], prev.chroma[0], area), blend(chroma[1], prev.chroma[1], area))
+        also = None
+        if luma_weight is not None:
+            block = ws.get("denoise-block", lambda: cv2.cuda.createMorphologyFilter(cv2.MORPH_ERODE, cv2.CV_8UC1,
+                                                                                    BLOCK_2X2))
+            also = cv2.cuda.resize(block.apply(luma_weight), sizes[1][::-1], interpolation=cv2.INTER_NEAREST)
+        chroma = (blend(chroma[0], prev.chroma[0], area, also)[0], blend(chroma[1], prev.chroma[1], area, also)[0])
     ksize = chroma_box(params.chroma_strength, factors)
     blur = ws.get(("denoise-box", ksize), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, ksize))
     edge = table(1.0, params.chroma_edge_levels)
