@@ -79,11 +79,6 @@ from realtime.stages.base import StageParams, choice, param
 from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr, subsampling
 from realtime.stages.noise import estimate_noise
 
-#: 2x2 minimum before picking every other sample: each chroma sample gets the least luma weight
-#: of the block it covers (OpenCV anchors a 2x2 kernel at its bottom right, so the block is the
-#: sample's and its up-left neighbours'; one pixel's offset is within the motion test's 5x5 box)
-BLOCK_2X2 = np.ones((2, 2), np.uint8)
-
 
 @dataclasses.dataclass(frozen=True)
 class DenoiseParams(StageParams):
@@ -309,9 +304,9 @@ def _temporal_denoise_host_or_opencl(
     if prev is not None and prev.chroma is not None:
         area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
         also = None
-        if luma_weight is not None:  # luma's weight at chroma's size, the least of each block
+        if luma_weight is not None:  # luma's weight at chroma's size, the mean of each block
             h, w = sizes[1]
-            also = cv2.resize(cv2.erode(luma_weight, BLOCK_2X2), (w, h), interpolation=cv2.INTER_NEAREST)
+            also = cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_AREA)
         chroma = tuple(_blend(c, p, params, area, also) for c, p in zip(chroma, prev.chroma, strict=True))
     ksize = chroma_box(params.chroma_strength, factors)
     cb, cr = (pull(c, cv2.blur(c, ksize), 1.0, params.chroma_edge_levels) for c in chroma)
@@ -409,9 +404,7 @@ def _temporal_denoise_planes_cuda(
         area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
         also = None
         if luma_weight is not None:
-            block = ws.get("denoise-block", lambda: cv2.cuda.createMorphologyFilter(cv2.MORPH_ERODE, cv2.CV_8UC1,
-                                                                                    BLOCK_2X2))
-            also = cv2.cuda.resize(block.apply(luma_weight), sizes[1][::-1], interpolation=cv2.INTER_NEAREST)
+            also = cv2.cuda.resize(luma_weight, sizes[1][::-1], interpolation=cv2.INTER_AREA)
         chroma = (blend(chroma[0], prev.chroma[0], area, also)[0], blend(chroma[1], prev.chroma[1], area, also)[0])
     ksize = chroma_box(params.chroma_strength, factors)
     blur = ws.get(("denoise-box", ksize), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, ksize))
