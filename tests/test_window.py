@@ -61,7 +61,11 @@ def display():
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        # the socket appears before the server takes clients (a CI run once lost the race: Qt
+        # "could not connect to display"), so wait until a client actually gets an answer
+        env = {**os.environ, "DISPLAY": f":{n}"}
+        while not (Path(f"/tmp/.X11-unix/X{n}").exists()
+                   and subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True).returncode == 0):
             if xvfb.poll() is not None or time.monotonic() > deadline:
                 pytest.skip(f"Xvfb :{n} did not start")
             time.sleep(0.05)
