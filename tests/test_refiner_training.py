@@ -110,11 +110,17 @@ def test_onnx_export_matches_keras_and_loads_in_every_cpu_runtime(tmp_path, pert
     assert np.abs(a.y.astype(int) - b.y).max() <= 1
 
 
-def test_train_script_trains_checkpoints_resumes_and_refuses_eval(tmp_path):
+def _photo_folder(tmp_path) -> Path:
+    """A folder of four small photos to train on."""
     data = tmp_path / "photos"
     data.mkdir()
     for i in range(4):
         cv2.imwrite(str(data / f"{i}.png"), _photo(i))
+    return data
+
+
+def test_train_script_trains_checkpoints_resumes_and_refuses_eval(tmp_path):
+    data = _photo_folder(tmp_path)
     out = tmp_path / "run"
     common = ["--data", str(data), "--out", str(out), "--size", "64", "--variants", "1", "--batch", "2",
               "--workers", "1", "--allow-regression"]  # one epoch on four photos need not beat the stages
@@ -135,10 +141,7 @@ def test_train_script_trains_checkpoints_resumes_and_refuses_eval(tmp_path):
 def test_a_model_that_makes_a_condition_worse_is_not_saved(tmp_path, capsys):
     """A learning rate that wrecks the network leaves every condition below the classical stages:
     nothing is saved as refiner.keras and the run says so, with its own exit status."""
-    data = tmp_path / "photos"
-    data.mkdir()
-    for i in range(4):
-        cv2.imwrite(str(data / f"{i}.png"), _photo(i))
+    data = _photo_folder(tmp_path)
     out = tmp_path / "run"
     args = ["--data", str(data), "--out", str(out), "--size", "64", "--variants", "1", "--batch", "2",
             "--workers", "1", "--epochs", "1", "--lr", "3.0", "--conditions", "mixed:3", "dim haze:1"]

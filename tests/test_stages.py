@@ -55,7 +55,15 @@ from realtime.stages import (
     sharpen_planes,
     temporal_denoise_planes,
 )
-from realtime.stages._ops import blend_static, clamp_around, despike, pull, pull_table, static_weight_table
+from realtime.stages._ops import (
+    blend_weighted,
+    clamp_around,
+    despike,
+    pull,
+    pull_table,
+    static_weight,
+    static_weight_table,
+)
 from realtime.stages.contrast import stretch_coefficients
 
 SIZES = [(363, 641), (48, 64), (5, 7)]  # (height, width): odd, small, smaller than a CLAHE tile
@@ -383,7 +391,10 @@ def test_pull_is_its_table_and_clamp_around_is_coring() -> None:
     np.testing.assert_array_equal(clamp_around(cur, towards, 7), expected)
 
 
-def test_blend_static_is_its_table_and_leaves_motion_alone() -> None:
+def test_static_blend_is_its_table_and_leaves_motion_alone() -> None:
+    def blend_static(cur, towards, strength, threshold, area):
+        return blend_weighted(cur, towards, static_weight(cur, towards, strength, threshold, area))
+
     rng = np.random.default_rng(6)
     cur, towards = (rng.integers(0, 256, (64, 80), dtype=np.uint8) for _ in range(2))
     towards[:, :40] = np.clip(cur[:, :40].astype(int) + rng.integers(-6, 7, (64, 40)), 0, 255)  # near-static half

@@ -106,24 +106,17 @@ def static_weight(cur: HostOrOpenCL, towards: HostOrOpenCL, strength: float, thr
 def blend_weighted(cur: HostOrOpenCL, towards: HostOrOpenCL, weight: HostOrOpenCL) -> HostOrOpenCL:
     """``cur + weight / 255 * (towards - cur)``, per pixel: the whole difference times the weight,
     so a pixel that noise pushed far off in a static area is pulled back too. Two saturated
-    differences and two scaled multiplies, all uint8 (16-bit arithmetic costs several times more)."""
+    differences and two scaled multiplies, all uint8 (16-bit arithmetic costs several times more);
+    with :func:`static_weight` ~1.9 ms at 720p on one core, against 0.7 ms for the per-pixel
+    :func:`pull`. OpenCL runs the same calls."""
     up = cv2.subtract(towards, cur)  # d where d > 0, else 0
     down = cv2.subtract(cur, towards)  # -d where d < 0, else 0
     scale = 1.0 / 255.0
     return cv2.subtract(cv2.add(cur, cv2.multiply(up, weight, scale=scale)), cv2.multiply(down, weight, scale=scale))
 
-
-def blend_static(cur: HostOrOpenCL, towards: HostOrOpenCL, strength: float, threshold: int,
-                 area: int) -> HostOrOpenCL:
-    """Blend ``cur`` towards ``towards`` where they barely differ on average over an area:
-    :func:`static_weight`, then :func:`blend_weighted` (~1.9 ms at 720p on one core, against
-    0.7 ms for the per-pixel :func:`pull`). OpenCL runs the same calls."""
-    return blend_weighted(cur, towards, static_weight(cur, towards, strength, threshold, area))
-
-
 @functools.lru_cache(maxsize=32)
 def static_weight_table(strength: float, threshold: int) -> np.ndarray:
-    """:func:`blend_static`'s weight (times 255) for each mean absolute difference 0-255, as a
+    """:func:`static_weight` (times 255) for each mean absolute difference 0-255, as a
     (1, 256) uint8 table: for backends where a lookup is the cheaper form (CUDA) and for tests.
     Read-only and cached."""
     m = np.arange(256, dtype=np.float64)

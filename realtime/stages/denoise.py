@@ -31,7 +31,7 @@ stay near 3 ms, so the work is split by what each plane needs:
 
 The temporal step's motion test looks at an area, not a pixel (``motion_area``, default 5): the
 mean absolute difference between the frame and the filtered previous one over a 5x5 box
-(:func:`realtime.stages._ops.blend_static`). A per-pixel test, as FFmpeg's hqdn3d makes, cannot
+(:func:`realtime.stages._ops.static_weight`). A per-pixel test, as FFmpeg's hqdn3d makes, cannot
 tell noise from motion once the noise nears the threshold, and dark footage after the contrast
 stretch is exactly there: on a darkened fixed-camera clip (car-detection.mp4) it left static areas
 shimmering (warping error 23x the clean clip's, see the model card) while raising the threshold
@@ -224,23 +224,26 @@ def _sizes(planes: Planes) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def chroma_area(area: int, factors: tuple[int, int]) -> int:
     """The motion test's box side on chroma planes subsampled by ``factors``: the same part of
-    the picture, odd, at least 1 (3 for 4:2:0 when luma's is 5)."""
+    the picture, odd, at least 1 (3 for 4:2:0 when luma's is 5; 1, the per-pixel test, for 1)."""
     return max(1, round(area / max(factors[1], 1))) | 1
 
 
 def _blend(cur: HostOrOpenCL, prev: HostOrOpenCL, params: DenoiseParams, area: int,
-           also: HostOrOpenCL | None = None) -> HostOrOpenCL:
-    """The temporal step on one host or OpenCL plane: the area test, or the per-pixel one.
+           also: HostOrOpenCL | None = None) -> tuple[HostOrOpenCL, HostOrOpenCL | None]:
+    """The temporal step on one host or OpenCL plane: ``(blended, weight)``, the area test's
+    weight, or None for the per-pixel test (``area`` 1).
 
     ``also`` (area test only) is a weight from another plane (luma's, at this plane's size) that
     caps this one's: a change in luma is motion for chroma too. Why: a grey object moving over a
     nearly grey background changes chroma by less than noise does, and chroma's own test alone
     left a faint colour trail behind it.
     """
-    if area > 1:
-        weight = static_weight(cur, prev, params.temporal_strength, params.motion_levels, area)
-        return blend_weighted(cur, prev, weight if also is None else cv2.min(weight, also))
-    return pull(cur, prev, params.temporal_strength, params.motion_levels)
+    if area <= 1:
+        return pull(cur, prev, params.temporal_strength, params.motion_levels), None
+    weight = static_weight(cur, prev, params.temporal_strength, params.motion_levels, area)
+    if also is not None:
+        weight = cv2.min(weight, also)
+    return blend_weighted(cur, prev, weight), weight
 
 
 def _usable(prev: TemporalState | None, planes: Planes, sizes: Any, params: DenoiseParams) -> bool:
@@ -286,12 +289,8 @@ def _temporal_denoise_host_or_opencl(
     prev = prev if _usable(prev, planes, sizes, params) else None
     luma = _spatial_luma(planes.y, params)
     luma_weight = None
-    if prev is not None and params.motion_area > 1:
-        luma_weight = static_weight(luma, prev.luma, params.temporal_strength, params.motion_levels,
-                                    params.motion_area)
-        luma = blend_weighted(luma, prev.luma, luma_weight)
-    elif prev is not None:
-        luma = _blend(luma, prev.luma, params, 1)
+    if prev is not None:
+        luma, luma_weight = _blend(luma, prev.luma, params, params.motion_area)
     if params.chroma_strength <= 0.0:
         return planes.replace(y=luma), TemporalState(luma, None, sizes)
     factors = subsampling(*sizes)
@@ -302,12 +301,12 @@ def _temporal_denoise_host_or_opencl(
     if dense is not None:
         chroma = (cv2.blur(chroma[0], dense), cv2.blur(chroma[1], dense))
     if prev is not None and prev.chroma is not None:
-        area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
+        area = chroma_area(params.motion_area, factors)
         also = None
         if luma_weight is not None:  # luma's weight at chroma's size, the mean of each block
             h, w = sizes[1]
             also = cv2.resize(luma_weight, (w, h), interpolation=cv2.INTER_AREA)
-        chroma = tuple(_blend(c, p, params, area, also) for c, p in zip(chroma, prev.chroma, strict=True))
+        chroma = tuple(_blend(c, p, params, area, also)[0] for c, p in zip(chroma, prev.chroma, strict=True))
     ksize = chroma_box(params.chroma_strength, factors)
     cb, cr = (pull(c, cv2.blur(c, ksize), 1.0, params.chroma_edge_levels) for c in chroma)
     return planes.replace(y=luma, cb=cb, cr=cr), TemporalState(luma, chroma, sizes)
@@ -401,7 +400,7 @@ def _temporal_denoise_planes_cuda(
         pre = ws.get(("denoise-box", dense), lambda: cv2.cuda.createBoxFilter(cv2.CV_8UC1, cv2.CV_8UC1, dense))
         chroma = (pre.apply(chroma[0]), pre.apply(chroma[1]))
     if prev is not None and prev.chroma is not None:
-        area = chroma_area(params.motion_area, factors) if params.motion_area > 1 else 1
+        area = chroma_area(params.motion_area, factors)
         also = None
         if luma_weight is not None:
             also = cv2.cuda.resize(luma_weight, sizes[1][::-1], interpolation=cv2.INTER_AREA)
