@@ -27,8 +27,9 @@ Validation is scored per condition (every named condition, whatever the training
 model is only saved as ``refiner.keras`` from an epoch where the refiner is at least as good as its
 input (the classical stages) in **every** condition: the refiner must never make the classical
 output worse. A fine-tune (``--init``) must also be at least as good as the model it started
-from in every condition, or it would not be a model to ship in that one's place. With no such
-epoch nothing is saved there and the run exits with status 3.
+from in every condition, or it would not be a model to ship in that one's place; a run from
+scratch meant to replace the shipped model names it with ``--baseline models/refiner.keras`` and is
+held to the same rule. With no such epoch nothing is saved there and the run exits with status 3.
 ``--allow-regression`` lifts that (quick checks, experiments: never for a model to ship).
 """
 
@@ -147,6 +148,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="weight of the per-photo PSNR term (dB) added to the loss (0: off)")
     ap.add_argument("--init", type=Path,
                     help="start from this trained refiner.keras's weights (fine-tuning; same layers)")
+    ap.add_argument("--baseline", type=Path,
+                    help="a trained refiner.keras this run must match or beat in every condition before an epoch "
+                         "is saved (default: the --init model; a run from scratch meant to replace the shipped "
+                         "model names it here)")
     ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in <out>/checkpoints")
     return ap.parse_args(argv)
 
@@ -157,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     if any("eval" in Path(p).parts for p in args.data):
         print("refusing to train on an eval/ folder: those photos are held out for evaluation", file=sys.stderr)
         return 2
-    if args.init and not args.init.is_file():
-        print(f"no trained model at {args.init}", file=sys.stderr)
-        return 2
+    for model in (args.init, args.baseline):
+        if model and not model.is_file():
+            print(f"no trained model at {model}", file=sys.stderr)
+            return 2
     if args.limit:
         paths = paths[: args.limit]
     if len(paths) < 2:
@@ -265,11 +271,11 @@ def fit(train: dict, vals: dict[str, dict], args: argparse.Namespace) -> dict:
     def to_float(a):
         return tf.convert_to_tensor(a, dtype=tf.float32) / 255.0
 
-    def validate_one(val: dict) -> tuple[float, float]:
+    def validate_one(val: dict, step=eval_step) -> tuple[float, float]:
         mses, base = [], []
         for i in range(0, len(val["thumb"]), args.batch):
             s, t = to_float(val["stages"][i:i + args.batch]), to_float(val["target"][i:i + args.batch])
-            mses.append(eval_step(tf.constant(val["thumb"][i:i + args.batch], tf.float32), s, t).numpy())
+            mses.append(step(tf.constant(val["thumb"][i:i + args.batch], tf.float32), s, t).numpy())
             base.append(tf.reduce_mean(tf.square(s - t), axis=[1, 2, 3]).numpy())
         psnr = lambda m: float(np.mean(10 * np.log10(1.0 / np.maximum(np.concatenate(m), 1e-10))))  # noqa: E731
         return psnr(mses), psnr(base)
@@ -281,7 +287,7 @@ def fit(train: dict, vals: dict[str, dict], args: argparse.Namespace) -> dict:
         scores = {c: validate_one(v) for c, v in vals.items()}
         regressed[:] = [c for c, (refined, stages) in scores.items() if refined < max(stages, floor.get(c, stages))]
         print("  per condition: " + "; ".join(f"{c} {r:.2f} dB (stages {s:.2f})" for c, (r, s) in scores.items())
-              + (f"; BELOW THE STAGES{' OR THE STARTING MODEL' if floor else ''}: {', '.join(regressed)}"
+              + (f"; BELOW THE STAGES{' OR THE BASELINE MODEL' if floor else ''}: {', '.join(regressed)}"
                  if regressed else ""))
         last.clear()
         last.update({c: r for c, (r, _) in scores.items()})
@@ -297,7 +303,13 @@ def fit(train: dict, vals: dict[str, dict], args: argparse.Namespace) -> dict:
     schedule = keras.optimizers.schedules.CosineDecay(args.lr, max(1, total_steps), alpha=0.05)
     rng = np.random.default_rng(args.seed)
     metrics = {}
-    if args.init and int(epoch_var.numpy()) == 0:
+    if args.baseline:
+        # the model this run would replace, scored on the same validation examples
+        reference = keras.models.load_model(args.baseline)
+        floor.update({c: validate_one(v, lambda th, s, t: refiner_loss(reference, th, s, t)[1])[0]
+                      for c, v in vals.items()})
+        print(f"baseline {args.baseline}: " + "; ".join(f"{c} {r:.2f} dB" for c, r in floor.items()))
+    elif args.init and int(epoch_var.numpy()) == 0:
         val_psnr, base_psnr = validate()
         print(f"before fine-tuning: val PSNR {val_psnr:.2f} dB (stages {base_psnr:.2f})")
         floor.update(last)  # a fine-tune must not make any condition worse than where it started
