@@ -139,10 +139,16 @@ def resolve_config(
         raise ConfigError(f"{where or 'preset ' + name}: refiner must be \"auto\" or \"off\", not {refiner!r}")
     named = {d.name: d for d in (*chosen, *(refined or ()))}
     allowed = {*registered_stages(), *named}
-    for stage, values in _stage_tables(file_table, where, allowed).items():
+    user_tables = _stage_tables(file_table, where, allowed)
+    for stage, values in user_tables.items():
         params.setdefault(stage, {}).update(values)
         user_params[stage] = where
     for stage, values in params.items():  # validate even the stages not chosen
         (named.get(stage) or define(stage)).check(values)
+    for stage, values in user_tables.items():  # what the user set must act
+        inert = (named.get(stage) or define(stage)).inert(params[stage])
+        for key in values:
+            if key in inert:
+                raise ConfigError(f"{where}: {stage}.{key} has no effect here: {inert[key]}")
     return PipelineConfig(preset=name, stages=chosen, params=params, refiner_stages=refined, refiner=refiner,
                           user_params=user_params)

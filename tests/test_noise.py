@@ -78,3 +78,54 @@ def test_the_denoiser_strength_follows_the_estimate() -> None:
     stage.reset()
     stage.apply_planes(frames[0])
     assert stage.noise == first
+
+
+def test_the_motion_threshold_follows_the_estimate() -> None:
+    """Under ``motion = "auto"`` a noisier clip gets a higher motion threshold, by ``motion_gain``
+    per level: two frames of a static scene are blended exactly as a fixed threshold of that value
+    blends them."""
+    import dataclasses
+
+    from realtime.planes import Planes
+    from realtime.stages.denoise import Denoise, DenoiseParams, temporal_denoise_planes
+
+    rng = np.random.default_rng(8)
+    thresholds = []
+    for sigma in (3.0, 12.0):
+        pair = []
+        for _ in range(2):
+            y = np.clip(np.rint(_scene() + rng.normal(0, sigma, (240, 320))), 0, 255).astype(np.uint8)
+            pair.append(Planes.from_bgr(np.dstack([y, y, y]), subsample=True))
+        auto = DenoiseParams(motion="auto", motion_gain=1.4, temporal_strength=0.9, sigma_color=0.0)
+        stage = Denoise(auto)
+        for planes in pair:
+            out = stage.apply_planes(planes)
+        used = stage.following(stage.noise)
+        assert used.motion_threshold == pytest.approx(max(2.0, 1.4 * stage.noise))
+        assert used.sigma_color == 0.0  # strength stays fixed: only what is "auto" follows
+        fixed = dataclasses.replace(auto, motion="fixed", motion_threshold=used.motion_threshold)
+        _, state = temporal_denoise_planes(pair[0], None, params=fixed)
+        same, _ = temporal_denoise_planes(pair[1], state, params=fixed)
+        assert np.array_equal(out.y, same.y)
+        thresholds.append(used.motion_threshold)
+    assert thresholds[0] < 6 and thresholds[1] > 13
+
+
+def test_a_setting_the_others_make_inert_is_refused() -> None:
+    """The lowlight preset sets the strength and the motion threshold from the measured noise, so a
+    config that sets them by value would be silently ignored: it is an error naming the key and
+    what to change; with the switch set to fixed the value is taken."""
+    from realtime.config import resolve_config
+    from realtime.errors import ConfigError
+
+    for key, value in (("sigma_color", 30.0), ("motion_threshold", 24.0)):
+        with pytest.raises(ConfigError, match=rf"denoise\.{key} has no effect here.*fixed"):
+            resolve_config("lowlight", {"denoise": {key: value}})
+    switch = {"sigma_color": "strength", "motion_threshold": "motion"}
+    for key, value in (("sigma_color", 30.0), ("motion_threshold", 24.0)):
+        resolved = resolve_config("lowlight", {"denoise": {switch[key]: "fixed", key: value}})
+        assert resolved.params["denoise"][key] == value
+    with pytest.raises(ConfigError, match=r"denoise\.motion_gain has no effect"):
+        resolve_config("detail", {"denoise": {"motion_gain": 2.0}})  # detail's motion is fixed
+    with pytest.raises(ConfigError, match=r"denoise\.motion_ramp has no effect"):
+        resolve_config("lowlight", {"denoise": {"motion_area": 1, "motion_ramp": 1.0}})

@@ -16,6 +16,7 @@ Images are made here from a seeded RNG; nothing is read from disk.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -409,6 +410,13 @@ def test_static_blend_is_its_table_and_leaves_motion_alone() -> None:
                                       got)
     expected = np.minimum(np.rint(np.maximum(20 - np.arange(256), 0) * 0.6 * 510 / 20), 153)
     np.testing.assert_array_equal(static_weight_table(0.6, 20)[0], expected)  # 0.6 up to 10 levels, 0 at 20
+    # a cap of 0.9 with the ramp of 0.6's: 0.9 only up to a quarter of the threshold, 0.6 at half
+    capped = static_weight_table(0.9, 20, 1.2)[0].astype(int)
+    assert capped[:6].tolist() == [230] * 6 and capped[10] == 153 and capped[20] == 0
+    assert capped[5:21].tolist() == sorted(capped[5:21].tolist(), reverse=True)
+    mean_abs = cv2.blur(np.abs(d).astype(np.uint8), (5, 5))
+    got = static_weight(cur, towards, 0.9, 20, 5, 1.2).astype(int)
+    assert np.abs(got - capped[mean_abs]).max() <= 1
 
 
 def test_lone_chroma_samples_are_clamped_not_kept_as_colour_edges() -> None:
@@ -741,10 +749,16 @@ def test_temporal_denoise_improves_static_scenes(scene: np.ndarray, spatial: str
         assert psnr(getattr(out, name), getattr(clean, name)) > psnr(getattr(spatial_only, name), getattr(clean, name))
 
 
+@pytest.mark.parametrize("preset", ["default", "lowlight"])
 @pytest.mark.parametrize("colour", [(230, 230, 230), (230, 60, 30)], ids=["grey", "blue"])
-def test_temporal_denoise_does_not_ghost(scene: np.ndarray, colour: tuple[int, int, int]) -> None:
-    stage = Denoise()
-    spatial = DenoiseParams(temporal_strength=0.0)
+def test_temporal_denoise_does_not_ghost(scene: np.ndarray, colour: tuple[int, int, int], preset: str) -> None:
+    """Also with the lowlight preset's long averaging (0.9 where nothing changes) and its
+    noise-following motion threshold."""
+    from realtime.config import resolve_config
+
+    params = DenoiseParams() if preset == "default" else \
+        DenoiseParams.from_mapping(resolve_config("lowlight").params["denoise"])
+    stage = Denoise(params)
 
     # A square moving 8 px per frame over a static background: where it is and where it was must
     # match the current frame (no trail) in luma and chroma, while the static background still
@@ -755,6 +769,8 @@ def test_temporal_denoise_does_not_ghost(scene: np.ndarray, colour: tuple[int, i
         x = 100 + step * i
         clean_bgr[150:150 + size, x:x + size] = colour
         out = stage.apply_planes(video_planes(add_noise(clean_bgr, 8.0, seed=100 + i)))
+    # the same spatial filtering (at the strength the stage measured), without the temporal step
+    spatial = dataclasses.replace(stage.following(stage.noise), temporal_strength=0.0, strength="fixed")
     ref = denoise_planes(video_planes(add_noise(clean_bgr, 8.0, seed=109)), params=spatial)
     clean = video_planes(clean_bgr)
     square = (slice(150, 150 + size), slice(x, x + size))

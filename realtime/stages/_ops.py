@@ -86,21 +86,25 @@ def pull_table(strength: float, threshold: int) -> np.ndarray:
 
 
 def static_weight(cur: HostOrOpenCL, towards: HostOrOpenCL, strength: float, threshold: int,
-                  area: int) -> HostOrOpenCL:
+                  area: int, ramp: float | None = None) -> HostOrOpenCL:
     """How much of ``towards`` to blend into ``cur`` (times 255), judged *on average over an area*.
 
     Why an area: a per-pixel motion test (:func:`pull`) sees noise as motion once the noise is
     near the threshold, so in the dark, where averaging over time pays most, static pixels blend
     least. The mean absolute difference ``m`` over an ``area`` x ``area`` box has a fraction of
-    the noise's spread, while real motion moves it as much as ever. The weight is ``strength`` up
-    to ``m = threshold / 2``, falling linearly to none at ``threshold``:
-    ``min(255 * strength, (threshold - m) * 510 * strength / threshold)``, as a few saturating
-    uint8 passes and a box filter (a table lookup would cost more than all of them;
-    :func:`static_weight_table` is the same as a table).
+    the noise's spread, while real motion moves it as much as ever. The weight is a ramp falling
+    from ``ramp`` at ``m = 0`` to none at ``m = threshold``, capped at ``strength``:
+    ``min(255 * strength, 255 * ramp * (threshold - m) / threshold)``; ``ramp`` defaults to
+    ``2 * strength`` (full blending up to half the threshold). A ramp below twice the cap keeps the
+    full weight for the stillest areas only: a strong cap (long averaging where nothing moves)
+    without more blending where something might. A few saturating uint8 passes and a box filter
+    (a table lookup would cost more than all of them; :func:`static_weight_table` is the same as a
+    table).
     """
+    ramp = 2.0 * strength if ramp is None else ramp
     mean_diff = cv2.blur(cv2.absdiff(cur, towards), (area, area))
     top = round(255.0 * strength)
-    return cv2.min(cv2.convertScaleAbs(cv2.subtract(threshold, mean_diff), alpha=510.0 * strength / threshold), top)
+    return cv2.min(cv2.convertScaleAbs(cv2.subtract(threshold, mean_diff), alpha=255.0 * ramp / threshold), top)
 
 
 def blend_weighted(cur: HostOrOpenCL, towards: HostOrOpenCL, weight: HostOrOpenCL) -> HostOrOpenCL:
@@ -114,13 +118,15 @@ def blend_weighted(cur: HostOrOpenCL, towards: HostOrOpenCL, weight: HostOrOpenC
     scale = 1.0 / 255.0
     return cv2.subtract(cv2.add(cur, cv2.multiply(up, weight, scale=scale)), cv2.multiply(down, weight, scale=scale))
 
+
 @functools.lru_cache(maxsize=32)
-def static_weight_table(strength: float, threshold: int) -> np.ndarray:
+def static_weight_table(strength: float, threshold: int, ramp: float | None = None) -> np.ndarray:
     """:func:`static_weight` (times 255) for each mean absolute difference 0-255, as a
     (1, 256) uint8 table: for backends where a lookup is the cheaper form (CUDA) and for tests.
     Read-only and cached."""
+    ramp = 2.0 * strength if ramp is None else ramp
     m = np.arange(256, dtype=np.float64)
-    ramp = np.clip(np.rint(np.maximum(threshold - m, 0.0) * (510.0 * strength / threshold)), 0, 255)
-    table = np.minimum(ramp, round(255.0 * strength)).astype(np.uint8)[None]
+    line = np.clip(np.rint(np.maximum(threshold - m, 0.0) * (255.0 * ramp / threshold)), 0, 255)
+    table = np.minimum(line, round(255.0 * strength)).astype(np.uint8)[None]
     table.flags.writeable = False
     return table

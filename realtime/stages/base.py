@@ -133,6 +133,14 @@ class StageParams:
     def _check(self) -> None:
         """Cross-field rules; subclasses override it and raise ConfigError."""
 
+    def inert(self) -> dict[str, str]:
+        """Parameters that the other values leave without effect, each with the reason.
+
+        Why: an option that cannot act must be an error, not silence, so a config that sets one of
+        these is refused (:func:`realtime.config.resolve_config`); a preset may carry them.
+        """
+        return {}
+
     @classmethod
     def keys(cls) -> tuple[str, ...]:
         """Valid parameter names, in declaration order."""

@@ -107,6 +107,19 @@ class DenoiseParams(StageParams):
         motion_area: side (luma pixels) of the box the motion test averages the change over; 1
             tests each pixel alone (the filter before issue 13). Chroma uses the same part of the
             picture at its own resolution. In [1, 9].
+        motion_ramp: with the area test, the weight falls linearly from ``motion_ramp`` at no
+            change to none at ``motion_threshold`` and is capped at ``temporal_strength``. The
+            default 1.2 is twice the default strength: full blending up to half the threshold.
+            With a higher strength (the lowlight preset's 0.9) the cap is reached only where the
+            change is smallest, so the stillest areas average many frames while areas that might
+            be moving blend no more than at 0.6. In [0.1, 2].
+        motion: ``"fixed"`` (default: ``motion_threshold`` as given) or ``"auto"`` (the lowlight
+            preset's): the threshold is ``motion_gain`` times the estimated noise (as for
+            ``strength = "auto"``), since what a still area's frame-to-frame change looks like is
+            the noise: a fixed threshold is too low for very noisy footage (it shimmers) and too
+            high for clean footage (moving things smear).
+        motion_gain: ``motion_threshold`` per level of estimated noise under ``motion = "auto"``.
+            In [0.5, 8].
         strength: ``"fixed"`` (default: ``sigma_color`` as given) or ``"auto"`` (the lowlight
             preset's): the noise is estimated (:func:`realtime.stages.noise.estimate_noise`, every
             :data:`NOISE_EVERY` frames, on every 4th pixel of the luma) and ``sigma_color`` set to
@@ -132,6 +145,28 @@ class DenoiseParams(StageParams):
     strength: str = choice("fixed", "fixed", "auto")
     noise_gain: float = param(2.0, float, 0.5, 8.0)
     chroma_spikes: str = choice("clamp", "clamp", "keep")
+    motion_ramp: float = param(1.2, float, 0.1, 2.0)
+    motion: str = choice("fixed", "fixed", "auto")
+    motion_gain: float = param(1.4, float, 0.5, 8.0)
+
+    def inert(self) -> dict[str, str]:
+        inert = {}
+        if self.strength == "auto":
+            inert["sigma_color"] = 'strength = "auto" sets it from the measured noise (set strength = "fixed")'
+        else:
+            inert["noise_gain"] = 'it acts only under strength = "auto"'
+        if self.motion == "auto":
+            inert["motion_threshold"] = 'motion = "auto" sets it from the measured noise (set motion = "fixed")'
+        else:
+            inert["motion_gain"] = 'it acts only under motion = "auto"'
+        if self.motion_area <= 1:
+            inert["motion_ramp"] = "the per-pixel motion test (motion_area = 1) has no ramp"
+        return inert
+
+    @property
+    def measures_noise(self) -> bool:
+        """Whether a parameter follows the frame's measured noise (the stage then estimates it)."""
+        return self.strength == "auto" or self.motion == "auto"
 
     @property
     def sigma_space(self) -> float:
@@ -240,7 +275,7 @@ def _blend(cur: HostOrOpenCL, prev: HostOrOpenCL, params: DenoiseParams, area: i
     """
     if area <= 1:
         return pull(cur, prev, params.temporal_strength, params.motion_levels), None
-    weight = static_weight(cur, prev, params.temporal_strength, params.motion_levels, area)
+    weight = static_weight(cur, prev, params.temporal_strength, params.motion_levels, area, params.motion_ramp)
     if also is not None:
         weight = cv2.min(weight, also)
     return blend_weighted(cur, prev, weight), weight
@@ -364,9 +399,9 @@ def _temporal_denoise_planes_cuda(
                                  cv2.cuda.multiply(down, weight, scale=scale)), weight
 
     motion = table(params.temporal_strength, params.motion_levels)
-    key = ("denoise-static", params.temporal_strength, params.motion_levels)
+    key = ("denoise-static", params.temporal_strength, params.motion_levels, params.motion_ramp)
     static = ws.get(key, lambda: cv2.cuda.createLookUpTable(
-        static_weight_table(params.temporal_strength, params.motion_levels)))
+        static_weight_table(params.temporal_strength, params.motion_levels, params.motion_ramp)))
     luma = planes.y
     if params.sigma_color > 0.0 and params.spatial == "bilateral":
         luma = cv2.cuda.bilateralFilter(luma, params.diameter, params.sigma_color, params.sigma_space)
@@ -463,22 +498,33 @@ class Denoise:
 
     def apply_planes(self, planes: Planes) -> Planes:
         params = self.params
-        if params.strength == "auto":
+        if params.measures_noise:
             # every 4th pixel each way and every NOISE_EVERY frames: noise changes with the light,
             # not from frame to frame, and the estimate costs ~15 ms on a full 720p luma plane
             if self.noise is None or self._since_estimate >= NOISE_EVERY:
                 h, w = planes.size
                 step = max(1, min(4, min(h, w) // 32))  # a small frame is read more densely
-                # a frame too small to estimate from (under 8 pixels a side) keeps sigma_color
+                # a frame too small to estimate from (under 8 pixels a side) keeps the given values
                 self.noise = estimate_noise(download_plane(planes.y)[::step, ::step]) if min(h, w) >= 8 else None
                 self._since_estimate = 0
             self._since_estimate += 1
-            if self.noise is not None:
-                params = dataclasses.replace(params, sigma_color=min(100.0, params.noise_gain * self.noise))
+            params = self.following(self.noise)
         out, self._state = temporal_denoise_planes(
             planes, self._state, params=params, workspace=self._workspace
         )
         return out
+
+    def following(self, noise: float | None) -> DenoiseParams:
+        """The parameters in effect at a measured ``noise`` (levels; None: as given)."""
+        params = self.params
+        if noise is None:
+            return params
+        changes: dict[str, float] = {}
+        if params.strength == "auto":
+            changes["sigma_color"] = min(100.0, params.noise_gain * noise)
+        if params.motion == "auto":
+            changes["motion_threshold"] = min(100.0, max(2.0, params.motion_gain * noise))
+        return dataclasses.replace(params, **changes) if changes else params
 
     def __call__(self, bgr: Array) -> Array:
         return planes_to_bgr(self.apply_planes(planes_from_bgr(bgr)))

@@ -75,6 +75,11 @@ class StageDefinition:
         else:
             check_parameters(self.name, self.parameters, params or {})
 
+    def inert(self, params: Mapping[str, Any] | None) -> dict[str, str]:
+        """The built-in stage's parameters that ``params`` leave without effect (see
+        :meth:`~realtime.stages.base.StageParams.inert`); none for a user's stage."""
+        return PARAMS[self.name].from_mapping(params).inert() if self.builtin else {}
+
     @property
     def parameters(self) -> tuple[str, ...] | None:
         if self.builtin:
