@@ -9,8 +9,8 @@
 method sees the same inputs), then every method's output is scored against the clean photo: PSNR,
 GT-mean PSNR (the output scaled to the reference's mean luma first), SSIM (on luma, scikit-image)
 and mean CIEDE2000 colour difference, texture (the high-frequency energy against the clean photo's
-and the share of its detail kept, see :func:`texture`), plus the median ms per frame of each method on a 1280x720
-frame on this machine (first condition only).
+and the share of its detail kept, see :func:`texture`), JPEG blocking (:func:`blocking`), plus the
+median ms per frame of each method on a 1280x720 frame on this machine (first condition only).
 
 ``--lowlight``: real dark photos with no reference. Writes a contact sheet (input, classical, full
 pipeline and anchors side by side, each photo's row followed by 100% crops of its darkest flat area
@@ -149,6 +149,20 @@ def texture(out: np.ndarray, clean: np.ndarray) -> tuple[float, float]:
     return float((hf_out**2).sum()) / energy_ref, float((hf_out * hf_ref).sum()) / energy_ref
 
 
+def blocking(bgr: np.ndarray) -> float:
+    """The mean luma step across the 8x8 grid's boundaries over the mean step inside blocks,
+    averaged over both axes: ~1.0 for a photo without blocking, higher as JPEG's block edges show
+    (the dark + JPEG condition's input reads ~1.6 on CBSD68). The grid is JPEG's, from the
+    top-left corner, as the degradation model makes it."""
+    y = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    ratios = []
+    for steps in (np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0)).T):
+        at = steps[:, 7::8]
+        inside = np.delete(steps, np.s_[7::8], axis=1)
+        ratios.append(float(at.mean()) / max(float(inside.mean()), 1e-6))
+    return float(np.mean(ratios))
+
+
 def delta_e(a: np.ndarray, b: np.ndarray) -> float:
     from skimage.color import deltaE_ciede2000, rgb2lab
 
@@ -191,7 +205,7 @@ def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, tim
                    condition: str = "mixed") -> dict:
     """Each photo degraded under ``condition`` (one of ``degrade.CONDITIONS``) and every method scored."""
     ranges = degrade.CONDITIONS[condition]
-    metrics = ("psnr", "gt_mean_psnr", "ssim", "de2000", "hf_ratio", "detail")
+    metrics = ("psnr", "gt_mean_psnr", "ssim", "de2000", "hf_ratio", "detail", "blocking")
     scores: dict[str, dict[str, list[float]]] = {m: {k: [] for k in metrics} for m in methods}
     for i, path in enumerate(paths):
         clean = refiner_data.read_bgr(path)
@@ -205,6 +219,7 @@ def evaluate_clean(paths: list[Path], methods: dict[str, Method], seed: int, tim
             hf_ratio, detail = texture(out, clean)
             scores[name]["hf_ratio"].append(hf_ratio)
             scores[name]["detail"].append(detail)
+            scores[name]["blocking"].append(blocking(out))
         print(f"\r{condition}: {i + 1}/{len(paths)} photos", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     frame = cv2.resize(degrade.degrade(refiner_data.read_bgr(paths[0]), seed, ranges)[0], (1280, 720),
@@ -396,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
                         table, [("psnr", "PSNR dB", ".2f"), ("gt_mean_psnr", "GT-mean PSNR", ".2f"),
                                 ("ssim", "SSIM", ".3f"), ("de2000", "ΔE2000", ".2f"),
                                 ("hf_ratio", "HF energy ÷ clean", ".2f"), ("detail", "detail kept", ".2f"),
+                                ("blocking", "blocking", ".2f"),
                                 ("ms_720p", "ms @720p", ".1f")])
     if args.lowlight:
         paths = _limit(args.lowlight, args.limit)

@@ -805,3 +805,54 @@ def test_sharpen_raises_edge_energy_not_flat_noise() -> None:
     unthresholded = sharpen(flat, params=SharpenParams(threshold=0.0))
     assert flat_std(thresholded) <= 1.05 * flat_std(flat)
     assert flat_std(unthresholded) > 1.3 * flat_std(thresholded)
+
+
+def _jpeg_dark(seed: int = 0, quality: int = 60) -> np.ndarray:
+    """A smooth synthetic scene, darkened, stretched back up (as the contrast stage would) after
+    JPEG: the block edges the deblocking must find and smooth. Also a sharp bar, a real edge."""
+    yy, xx = np.mgrid[0:128, 0:160].astype(np.float32)
+    scene = 60 + 50 * np.sin(xx / 23.0) * np.cos(yy / 31.0)
+    rng = np.random.default_rng(seed)
+    dark = np.clip(scene / 4 + rng.normal(0, 1.0, scene.shape), 0, 255).astype(np.uint8)
+    _, buf = cv2.imencode(".jpg", dark, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    y = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) * 4
+    y[:, 80:84] = 250  # a bright bar whose left edge lies on a block boundary
+    return np.clip(y, 0, 255).astype(np.uint8)
+
+
+def test_block_grid_finds_jpeg_blocking_and_its_phase_not_noise() -> None:
+    from realtime.stages.deblock import block_grid
+
+    blocky = block_grid(_jpeg_dark())
+    assert blocky.blocky() and (blocky.offset_x, blocky.offset_y) == (0, 0), blocky
+    shifted = block_grid(_jpeg_dark()[3:, 5:])  # cropped after compression: the grid moves with it
+    assert shifted.blocky() and (shifted.offset_x, shifted.offset_y) == (3, 5), shifted
+    noisy = np.clip(np.random.default_rng(1).normal(100, 12, (128, 160)), 0, 255).astype(np.uint8)
+    assert not block_grid(noisy).blocky()
+
+
+def test_deblocking_smooths_block_edges_and_keeps_real_edges() -> None:
+    from realtime.stages.deblock import block_grid, deblock_plane
+
+    y = _jpeg_dark()
+    grid = block_grid(y)
+    out = deblock_plane(y, grid, strength=2.0)
+    before, after = block_grid(y[:, :72]), block_grid(out[:, :72])  # away from the bar
+    assert after.step < 0.5 * before.step and after.ratio_x < 0.6 * before.ratio_x, (before, after)
+    np.testing.assert_array_equal(out[:, 80:84], y[:, 80:84])  # the bar, ~190 levels over its surround
+    edge = lambda img: np.abs(img[:, 80].astype(int) - img[:, 79]).mean()  # noqa: E731  (on a block boundary)
+    assert edge(out) > 0.97 * edge(y)
+    assert deblock_plane(y[:, :12], block_grid(y[:, :12])) is not None  # too narrow to have a grid: no error
+
+
+def test_denoise_deblocks_only_blocky_frames() -> None:
+    """``deblock = "auto"`` changes a decoded JPEG frame and leaves a frame without blocking
+    exactly as ``deblock = "off"`` does (the measurement then costs nothing more)."""
+    y = _jpeg_dark()
+    blocky = Planes(y, np.full((64, 80), 128, np.uint8), np.full((64, 80), 128, np.uint8))
+    noisy = np.clip(np.random.default_rng(2).normal(100, 8, (128, 160)), 0, 255).astype(np.uint8)
+    clean = blocky.replace(y=noisy)
+    for planes, differs in ((blocky, True), (clean, False)):
+        on = Denoise(DenoiseParams()).apply_planes(planes)
+        off = Denoise(DenoiseParams(deblock="off")).apply_planes(planes)
+        assert (not np.array_equal(on.y, off.y)) is differs

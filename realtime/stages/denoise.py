@@ -61,7 +61,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from realtime.backends import Array, download_plane, plane_size
+from realtime.backends import Array, download_plane, plane_size, upload_plane
 from realtime.planes import Planes
 from realtime.stages._dispatch import ARRAY_TYPES, GpuMat, Workspace, dispatched, thread_workspace
 from realtime.stages._ops import (
@@ -77,6 +77,7 @@ from realtime.stages._ops import (
 )
 from realtime.stages.base import StageParams, choice, param
 from realtime.stages.color import check_planes, planes_from_bgr, planes_to_bgr, subsampling
+from realtime.stages.deblock import Grid, block_grid, deblock_plane
 from realtime.stages.noise import estimate_noise
 
 
@@ -120,6 +121,12 @@ class DenoiseParams(StageParams):
             high for clean footage (moving things smear).
         motion_gain: ``motion_threshold`` per level of estimated noise under ``motion = "auto"``.
             In [0.5, 8].
+        deblock: ``"auto"`` (default): every :data:`NOISE_EVERY` frames the luma's 8x8 block grid
+            is measured (:func:`realtime.stages.deblock.block_grid`), and while a frame reads as
+            blocky (a decoded JPEG or MJPEG frame, not H.264, whose decoder deblocks) H.264's edge
+            filter smooths the block boundaries before the spatial filter. ``"off"`` never does.
+        deblock_strength: scales the deblocking thresholds (how large a boundary step is
+            taken for blocking, and how far it is corrected). In [0.5, 4].
         strength: ``"fixed"`` (default: ``sigma_color`` as given) or ``"auto"`` (the lowlight
             preset's): the noise is estimated (:func:`realtime.stages.noise.estimate_noise`, every
             :data:`NOISE_EVERY` frames, on every 4th pixel of the luma) and ``sigma_color`` set to
@@ -148,6 +155,8 @@ class DenoiseParams(StageParams):
     motion_ramp: float = param(1.2, float, 0.1, 2.0)
     motion: str = choice("fixed", "fixed", "auto")
     motion_gain: float = param(1.4, float, 0.5, 8.0)
+    deblock: str = choice("auto", "auto", "off")
+    deblock_strength: float = param(2.0, float, 0.5, 4.0)
 
     def inert(self) -> dict[str, str]:
         inert = {}
@@ -159,6 +168,8 @@ class DenoiseParams(StageParams):
             inert["motion_threshold"] = 'motion = "auto" sets it from the measured noise (set motion = "fixed")'
         else:
             inert["motion_gain"] = 'it acts only under motion = "auto"'
+        if self.deblock == "off":
+            inert["deblock_strength"] = 'it acts only under deblock = "auto"'
         if self.motion_area <= 1:
             inert["motion_ramp"] = "the per-pixel motion test (motion_area = 1) has no ramp"
         return inert
@@ -495,6 +506,9 @@ class Denoise:
         #: the noise (levels) estimated last under ``strength = "auto"``; None otherwise
         self.noise: float | None = None
         self._since_estimate = 0
+        #: the block grid measured last under ``deblock = "auto"``; None otherwise
+        self.grid: Grid | None = None
+        self._since_grid = 0
 
     def apply_planes(self, planes: Planes) -> Planes:
         params = self.params
@@ -509,10 +523,28 @@ class Denoise:
                 self._since_estimate = 0
             self._since_estimate += 1
             params = self.following(self.noise)
+        if params.deblock == "auto":
+            planes = self._deblock(planes)
         out, self._state = temporal_denoise_planes(
             planes, self._state, params=params, workspace=self._workspace
         )
         return out
+
+    def _deblock(self, planes: Planes) -> Planes:
+        """The frame with its luma deblocked while the last measurement found blocking."""
+        if min(planes.size) < 16:
+            return planes
+        host = None
+        if self.grid is None or self._since_grid >= NOISE_EVERY:
+            host = download_plane(planes.y)
+            self.grid = block_grid(host)  # ~3 ms at 720p, every NOISE_EVERY frames
+            self._since_grid = 0
+        self._since_grid += 1
+        if not self.grid.blocky():
+            return planes
+        host = download_plane(planes.y) if host is None else host
+        y = deblock_plane(host, self.grid, strength=self.params.deblock_strength)
+        return planes.replace(y=upload_plane(y, type(planes.y)))
 
     def following(self, noise: float | None) -> DenoiseParams:
         """The parameters in effect at a measured ``noise`` (levels; None: as given)."""
@@ -532,6 +564,7 @@ class Denoise:
     def reset(self) -> None:
         self._state = None
         self.noise = None  # an unrelated photo: its own noise
+        self.grid = None  # and its own compression
 
     def __repr__(self) -> str:
         return f"Denoise({self.params!r})"
