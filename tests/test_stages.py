@@ -807,7 +807,7 @@ def test_sharpen_raises_edge_energy_not_flat_noise() -> None:
     assert flat_std(unthresholded) > 1.3 * flat_std(thresholded)
 
 
-def _jpeg_dark(seed: int = 0, quality: int = 60) -> np.ndarray:
+def _jpeg_dark(seed: int = 0, quality: int = 60, gain: float = 4.0, bar: bool = True) -> np.ndarray:
     """A smooth synthetic scene, darkened, stretched back up (as the contrast stage would) after
     JPEG: the block edges the deblocking must find and smooth. Also a sharp bar, a real edge."""
     yy, xx = np.mgrid[0:128, 0:160].astype(np.float32)
@@ -815,8 +815,9 @@ def _jpeg_dark(seed: int = 0, quality: int = 60) -> np.ndarray:
     rng = np.random.default_rng(seed)
     dark = np.clip(scene / 4 + rng.normal(0, 1.0, scene.shape), 0, 255).astype(np.uint8)
     _, buf = cv2.imencode(".jpg", dark, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    y = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) * 4
-    y[:, 80:84] = 250  # a bright bar whose left edge lies on a block boundary
+    y = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) * gain
+    if bar:
+        y[:, 80:84] = 250  # a bright bar whose left edge lies on a block boundary
     return np.clip(y, 0, 255).astype(np.uint8)
 
 
@@ -856,3 +857,28 @@ def test_denoise_deblocks_only_blocky_frames() -> None:
         on = Denoise(DenoiseParams()).apply_planes(planes)
         off = Denoise(DenoiseParams(deblock="off")).apply_planes(planes)
         assert (not np.array_equal(on.y, off.y)) is differs
+
+
+def test_deblocking_does_not_switch_on_and_off_near_its_threshold() -> None:
+    """A clip whose blocking reads just under the switch-on thresholds is not deblocked from the
+    start, but once deblocking (after a clearly blocky frame) it goes on: a filter toggling every
+    few frames would show as a grid that comes and goes."""
+    from realtime.stages.denoise import NOISE_EVERY
+
+    def planes(y: np.ndarray) -> Planes:
+        grey = np.full((y.shape[0] // 2, y.shape[1] // 2), 128, np.uint8)
+        return Planes(y, grey, grey)
+
+    weak = planes(_jpeg_dark(quality=60, gain=2.0, bar=False))  # excess step ~1.2 levels: between the thresholds
+    fresh = Denoise(DenoiseParams(temporal_strength=0.0))
+    for _ in range(2 * NOISE_EVERY):
+        fresh.apply_planes(weak)
+    assert not fresh.deblocking
+    started = Denoise(DenoiseParams(temporal_strength=0.0))
+    started.apply_planes(planes(_jpeg_dark(bar=False)))
+    assert started.deblocking
+    for _ in range(2 * NOISE_EVERY):
+        started.apply_planes(weak)
+    assert started.deblocking
+    started.reset()
+    assert not started.deblocking

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 
 #: the block size of JPEG and MPEG-2/4 part 2 (H.264's 4x4 transform is deblocked by its decoder)
@@ -40,6 +41,11 @@ BLOCK = 8
 #: faint grid of their own (up to 1.9, but under half a level): the excess step tells it apart.
 MIN_RATIO = 1.25
 MIN_STEP = 2.0
+#: Once deblocking, a clip keeps deblocking down to these (hysteresis): a frame-to-frame reading
+#: near the thresholds (seen on a clean H.264 clip at 1.5-2.0 and 1.8-2.4 levels) must not switch
+#: the filter on and off every few frames, which would show as a grid that comes and goes.
+KEEP_RATIO = 1.15
+KEEP_STEP = 1.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,10 +76,14 @@ def _phase(steps: np.ndarray) -> tuple[float, int, float, float]:
 
 
 def block_grid(y: np.ndarray) -> Grid:
-    """Measure the block grid of an 8-bit luma plane (see the module docstring)."""
-    f = y.astype(np.int16)
-    cols = np.abs(np.diff(f, axis=1)).mean(0)
-    rows = np.abs(np.diff(f, axis=0)).mean(1)
+    """Measure the block grid of an 8-bit luma plane (see the module docstring).
+
+    Column steps are read on every 4th row and row steps on every 4th column: the grid runs
+    through the whole frame, so a quarter of it finds it as well, for ~2 ms at 720p instead of 8.
+    """
+    cols = cv2.reduce(cv2.absdiff(y[::4, 1:], y[::4, :-1]), 0, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()
+    thin = np.ascontiguousarray(y[:, ::4])
+    rows = cv2.reduce(cv2.absdiff(thin[1:], thin[:-1]), 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()
     rx, ox, ex, ix = _phase(cols)
     ry, oy, ey, iy = _phase(rows)
     return Grid(rx, ox, ry, oy, max(0.0, (ex + ey) / 2), (ix + iy) / 2)
@@ -110,11 +120,12 @@ def _filter_axis(plane: np.ndarray, offset: int, alpha: int, beta: int, tc: int)
     plane[:, q0_cols + 1] = np.clip(q1 - half, 0, 255)
 
 
-def deblock_plane(y: np.ndarray, grid: Grid, *, min_ratio: float = MIN_RATIO, strength: float = 1.0) -> np.ndarray:
+def deblock_plane(y: np.ndarray, grid: Grid, *, min_ratio: float = MIN_RATIO, min_step: float = MIN_STEP,
+                  strength: float = 1.0) -> np.ndarray:
     """A deblocked copy of an 8-bit plane along the axes whose ratio reaches ``min_ratio``
-    (``y`` itself when the grid is not blocky). Vertical boundaries first, then horizontal, as
-    H.264 does."""
-    if not grid.blocky(min_ratio):
+    (``y`` itself when the grid is not blocky by these thresholds). Vertical boundaries first,
+    then horizontal, as H.264 does."""
+    if not grid.blocky(min_ratio, min_step):
         return y
     alpha, beta, tc = thresholds(grid, strength)
     out = y.copy()
