@@ -149,6 +149,14 @@ def test_a_model_that_makes_a_condition_worse_is_not_saved(tmp_path, capsys):
     assert not (out / "refiner.keras").exists()
     captured = capsys.readouterr()
     assert "BELOW THE STAGES" in captured.out and "not saved" in captured.err
+    # a run from scratch meant to replace a model is held to that model too (--baseline)
+    model = tmp_path / "kept" / "refiner.keras"
+    kept = ["--data", str(data), "--out", str(model.parent), "--size", "64", "--variants", "1", "--batch", "2",
+            "--workers", "1", "--epochs", "1", "--allow-regression"]
+    assert train_refiner.main(kept) == 0
+    assert train_refiner.main([*args, "--baseline", str(tmp_path / "missing.keras")]) == 2
+    assert train_refiner.main([*args, "--baseline", str(model)]) == train_refiner.REGRESSED
+    assert "baseline" in capsys.readouterr().out
 
 
 def test_condition_mixes_parse_and_reject_unknown_names():
