@@ -30,9 +30,10 @@ from realtime.stages.color import planes_from_bgr
 COLOR_TIMING = "color"  # BGR -> planes for sources that deliver BGR
 TRANSFER_TIMING = "transfer"  # uploads and downloads for device backends
 REFINER_TIMING = LearnedRefiner.name
-# Rough relative cost of each stage per pixel, measured at 720p; only used to balance threads.
-# The refiner: 720p on 2 cores, 6.3 ms against denoise's 4.3.
-STAGE_COST = {"contrast": 1.0, "clahe": 4.5, "denoise": 3.5, "sharpen": 1.5, REFINER_TIMING: 5.0}
+# Rough cost of each stage, ms per 720p frame inside the pipeline on 2 cores (`realtime bench`
+# stage medians, 2026-12-03); only used to balance threads. The denoiser grew with issue 13's
+# motion test, chroma clamp and deblocking check (4.3 -> 6.1 ms).
+STAGE_COST = {"contrast": 0.9, "clahe": 4.7, "denoise": 6.1, "sharpen": 1.2, REFINER_TIMING: 5.0}
 
 
 class Pipeline:
@@ -119,14 +120,15 @@ class Pipeline:
             else:
                 groups.append([i])
                 costs.append(cost)
-        total = sum(costs)
-        bounds, acc, k = [0], 0.0, 1
-        for group, c in zip(groups[:-1], costs[:-1], strict=True):
-            acc += c
-            if k < parts and acc >= total * k / parts:
-                bounds.append(group[-1] + 1)
-                k += 1
-        bounds.append(n)
+        # the cut whose costliest segment is cheapest: the slowest thread sets the frame rate
+        best: tuple[float, tuple[int, ...]] | None = None
+        for cuts in itertools.combinations(range(1, len(groups)), min(parts, len(groups)) - 1):
+            edges = (0, *cuts, len(groups))
+            worst = max(sum(costs[a:b]) for a, b in itertools.pairwise(edges))
+            if best is None or worst < best[0]:
+                best = (worst, cuts)
+        cuts = best[1] if best is not None else ()
+        bounds = [0, *(groups[c][0] for c in cuts), n]
         return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
     # -- one frame ----------------------------------------------------------------------------
