@@ -390,12 +390,20 @@ class MediaSink:
             frame = planes_to_frame(packet.planes, self._pix_fmt, self._color)
         else:
             frame = bgr_to_frame(packet.image, self._pix_fmt, self._color)
-        pts = packet.pts if packet.pts is not None else packet.index
+        tb = self._video.codec_context.time_base
+        # The packet's time is in its own time base (a raw H.264 stream has none of its own, so the
+        # source numbers its frames at 1/fps while the stream's time base is 1/1200000): rescaled.
+        if packet.pts is not None:
+            pts = packet.pts if not packet.time_base or packet.time_base == tb else \
+                round(packet.pts * packet.time_base / tb)
+        else:
+            step = 1 / self._video.codec_context.framerate if self._video.codec_context.framerate else tb
+            pts = round(packet.index * step / tb)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # live clocks can repeat a millisecond; encoders need increasing pts
         self._last_pts = pts
         frame.pts = pts
-        frame.time_base = self._video.codec_context.time_base
+        frame.time_base = tb
         self._mux(self._video.encode(frame))
         if self._silent is not None:
             self._write_silence(float((pts + 1) * frame.time_base))

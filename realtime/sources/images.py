@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -24,28 +25,83 @@ from realtime.frames import FramePacket
 from realtime.sources.base import SourceInfo, SourceStats
 from realtime.targets import IMAGE_EXTENSIONS, is_image_path
 
+_PIL_LIMIT = threading.Lock()
+
 
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from the file's header without decoding its pixels (Pillow reads headers
-    lazily); None when Pillow does not know the format or the header is unreadable."""
+    lazily); None when Pillow does not know the format or the header is unreadable.
+
+    Pillow's own decompression-bomb limit is lifted while the header is read: our budget
+    (:data:`MAX_PIXELS`) decides, with its own message.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, UnidentifiedImageError, ValueError):
+        with _PIL_LIMIT:
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(path) as img:
+                    return img.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
 
 
+#: Default pixel budget of one image (64 megapixels: a 50 MP camera photo fits, an 8K x 8K frame
+#: just does). Decoding is refused above it, from the header, before any pixel is decoded: a valid
+#: PNG of 20000x20000 is a few hundred kB and drove the process past 10 GiB.
+MAX_PIXELS = 64_000_000
+MAX_PIXELS_ENV = "REALTIME_MAX_PIXELS"
+#: The smallest image side the stages work on (see realtime.sources.media.MIN_SIDE).
+MIN_SIDE = 8
+
+
+def max_pixels() -> int:
+    """The pixel budget: ``$REALTIME_MAX_PIXELS`` when set (a whole number), else :data:`MAX_PIXELS`."""
+    value = os.environ.get(MAX_PIXELS_ENV)
+    if value is None:
+        return MAX_PIXELS
+    try:
+        budget = int(value)
+    except ValueError:
+        raise SourceError(f"${MAX_PIXELS_ENV} must be a whole number of pixels, not {value!r}") from None
+    if budget <= 0:
+        raise SourceError(f"${MAX_PIXELS_ENV} must be positive, not {budget}")
+    return budget
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    budget = max_pixels()
+    if width * height > budget:
+        raise SourceError(f"{path} is {width}x{height}, {width * height / 1e6:.0f} megapixels: over the limit of "
+                          f"{budget / 1e6:g} megapixels (set ${MAX_PIXELS_ENV} to allow more)")
+    if min(width, height) < MIN_SIDE:
+        raise SourceError(f"cannot enhance {path}: it is {width}x{height}; the stages need at least "
+                          f"{MIN_SIDE}x{MIN_SIDE}")
+
+
 def read_image(path: Path) -> np.ndarray:
-    """Read any image OpenCV understands as BGR uint8; np.fromfile keeps non-ASCII paths working."""
+    """Read any image OpenCV understands as BGR uint8; np.fromfile keeps non-ASCII paths working.
+
+    The size is checked from the header first (:data:`MAX_PIXELS`), so a decompression bomb is
+    refused before OpenCV allocates it."""
+    size = image_size(path)
+    if size is not None and size[0] * size[1] > 0:
+        _check_size(path, *size)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise SourceError(f"cannot read {path}: {e.strerror}") from e
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as e:  # a header OpenCV refuses (more pixels than CV_IO_MAX_IMAGE_PIXELS, say)
+        raise SourceError(f"cannot decode image {path}: OpenCV refuses its header ({e.err})") from e
     if img is None:
         raise SourceError(f"cannot decode image {path}: not an image OpenCV understands, or damaged")
+    if size is None:  # no header Pillow could read: the decoded size must pass the same checks
+        _check_size(path, img.shape[1], img.shape[0])
     if img.dtype != np.uint8:  # 16-bit PNG/TIFF: keep the top 8 bits
         img = cv2.convertScaleAbs(img, alpha=255.0 / np.iinfo(img.dtype).max)
     return img

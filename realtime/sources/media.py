@@ -28,6 +28,9 @@ SLICE_THREADING_MAX_CORES = 2
 # stream instead of hanging forever.
 OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 10.0
+#: The smallest frame side the stages work on. Below it chroma planes have four samples or fewer,
+#: which OpenCV's arithmetic takes for a scalar (a 1x1 plane comes back 4x1).
+MIN_SIDE = 8
 
 
 def _open_container(target: str, *, live: bool, options: dict[str, str] | None, fmt: str | None):
@@ -38,6 +41,8 @@ def _open_container(target: str, *, live: bool, options: dict[str, str] | None, 
             format=fmt,
             options=options or {},
             timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S) if live else None,
+            # a title tag in Latin-1 (or any bytes) must not stop a valid file from opening
+            metadata_errors="replace",
         )
     except FileNotFoundError as e:
         raise SourceError(f"input not found: {target}") from e
@@ -50,6 +55,8 @@ def _open_container(target: str, *, live: bool, options: dict[str, str] | None, 
         raise SourceError(f"cannot open {target}: {e.strerror or e}") from e
     except OSError as e:
         raise SourceError(f"cannot open {target}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:  # older PyAV, or text outside the metadata
+        raise SourceError(f"cannot open {target}: text in it is not valid UTF-8 ({e.reason})") from e
 
 
 #: NVDEC decoders in FFmpeg, by the stream's codec
@@ -219,6 +226,15 @@ class MediaSource:
             self._container.close()
             raise SourceError(f"no video stream in {target}")
         video = self._container.streams.video[0]
+        if video.codec_context is None:  # FFmpeg knows no decoder for the stream's codec id
+            self._container.close()
+            raise SourceError(f"cannot decode {target}: its video codec is unknown to this FFmpeg build "
+                              "(a bogus or unsupported codec id)")
+        if min(video.codec_context.width or MIN_SIDE, video.codec_context.height or MIN_SIDE) < MIN_SIDE:
+            size = f"{video.codec_context.width}x{video.codec_context.height}"
+            self._container.close()
+            raise SourceError(f"cannot enhance {target}: its frames are {size}; the stages need at least "
+                              f"{MIN_SIDE}x{MIN_SIDE}")
         # Frame threading adds a frame of latency per thread: worth it for files, not for live. On
         # two cores it is not worth it for files either: its extra decoder threads compete with the
         # pipeline's own, and slice threading measured about 8% more fps (720p, full pipeline).
@@ -232,6 +248,11 @@ class MediaSource:
             video.thread_count = cores
         self._video = video
         self._audio = list(self._container.streams.audio) if audio else []
+        unknown = [a.index for a in self._audio if a.codec_context is None]
+        if unknown:
+            self._container.close()
+            raise SourceError(f"cannot copy the audio of {target}: stream {unknown[0]}'s codec is unknown to this "
+                              "FFmpeg build (use --no-audio to drop it)")
         # NVDEC: named explicitly it must work (or the run stops here, before anything is written);
         # under "auto" it is used where it opens and software decoding otherwise. Which one ran
         # is in ``decoder_note``.
@@ -305,6 +326,9 @@ class MediaSource:
             self._trim.check_any(self.stats.frames, self.info.name)
         else:
             self._check_complete()
+        if not self.stats.frames and self.stats.bad_frames:
+            raise SourceError(f"no frame of {self.info.name} could be decoded: all {self.stats.bad_frames} were "
+                              "damaged")
 
     def _decode(self, packet: av.Packet) -> Iterator[FramePacket]:
         try:

@@ -1,0 +1,121 @@
+"""Hostile media (issue 14): each class the fuzzer found ends in one line and the right exit code,
+or in a correct result. The files are made here, as ``tools/fuzz.py`` makes them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.media import write_clip, write_corrupt_clip
+from tests.test_bad_input import assert_one_error, run_cli
+
+_spec = importlib.util.spec_from_file_location("fuzz", Path(__file__).parents[1] / "tools" / "fuzz.py")
+fuzz = importlib.util.module_from_spec(_spec)
+sys.modules["fuzz"] = fuzz
+_spec.loader.exec_module(fuzz)
+
+
+def test_an_unknown_video_codec_is_an_input_error(capsys, tmp_path):
+    clip = tmp_path / "ok.mkv"
+    fuzz.write_video(clip, codec="ffv1")
+    bogus = tmp_path / "bogus.mkv"
+    bogus.write_bytes(clip.read_bytes().replace(b"V_FFV1", b"V_ZZZZ"))
+    code, lines = run_cli(capsys, "enhance", str(bogus), "-o", str(tmp_path / "o.mp4"))
+    assert_one_error(code, lines, 3, "video codec is unknown")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_an_unknown_audio_codec_is_an_input_error_until_audio_is_dropped(capsys, tmp_path):
+    clip = tmp_path / "ok.mkv"
+    fuzz.write_video(clip, codec="ffv1", audio="aac")
+    bogus = tmp_path / "bogus.mkv"
+    bogus.write_bytes(clip.read_bytes().replace(b"A_AAC", b"A_ZZZ"))
+    code, lines = run_cli(capsys, "enhance", str(bogus), "-o", str(tmp_path / "o.mp4"))
+    assert_one_error(code, lines, 3, "--no-audio")
+    code, _ = run_cli(capsys, "enhance", str(bogus), "-o", str(tmp_path / "o.mp4"), "--no-audio", "-q")
+    assert code == 0 and fuzz.decodable_frames(tmp_path / "o.mp4") == 24
+
+
+def test_a_latin1_title_does_not_stop_a_valid_file(capsys, tmp_path):
+    clip = tmp_path / "ok.mkv"
+    fuzz.write_video(clip, codec="ffv1", metadata={"title": "FUZZTITLEFUZZTITLE"})
+    latin = tmp_path / "latin.mkv"
+    latin.write_bytes(fuzz._metadata(clip.read_bytes(), None))
+    with pytest.raises(UnicodeDecodeError):  # what PyAV does by default: the traceback users saw
+        av.open(str(latin)).close()
+    code, _ = run_cli(capsys, "enhance", str(latin), "-o", str(tmp_path / "o.mp4"), "-q")
+    assert code == 0 and fuzz.decodable_frames(tmp_path / "o.mp4") == 24
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(capsys, tmp_path, monkeypatch):
+    bomb = tmp_path / "bomb.png"
+    fuzz.png_bomb(bomb, side=9000)  # 81 megapixels in ~80 kB
+    assert bomb.stat().st_size < 200_000
+    code, lines = run_cli(capsys, "enhance", str(bomb), "-o", str(tmp_path / "o.png"))
+    assert_one_error(code, lines, 3, "9000x9000, 81 megapixels: over the limit of 64 megapixels")
+    assert "REALTIME_MAX_PIXELS" in lines[0] and not (tmp_path / "o.png").exists()
+    photo = tmp_path / "photo.png"
+    fuzz.write_png(photo, size=(120, 90))
+    monkeypatch.setenv("REALTIME_MAX_PIXELS", "10000")  # the budget is the user's to set
+    code, lines = run_cli(capsys, "enhance", str(photo), "-o", str(tmp_path / "p.png"))
+    assert_one_error(code, lines, 3, "120x90")
+    monkeypatch.setenv("REALTIME_MAX_PIXELS", "lots")
+    code, lines = run_cli(capsys, "enhance", str(photo), "-o", str(tmp_path / "p.png"))
+    assert_one_error(code, lines, 3, "REALTIME_MAX_PIXELS must be a whole number")
+
+
+@pytest.mark.parametrize("kind", ["png", "jpg"])
+def test_an_image_header_beyond_opencv_limits_is_an_input_error(capsys, tmp_path, kind, monkeypatch):
+    path = tmp_path / f"huge.{kind}"
+    base = tmp_path / f"base.{kind}"
+    (fuzz.write_png if kind == "png" else fuzz.write_jpeg)(base)
+    lie = fuzz.png_with_size if kind == "png" else fuzz.jpeg_with_size
+    path.write_bytes(lie(base.read_bytes(), 65000, 65000))
+    code, lines = run_cli(capsys, "enhance", str(path), "-o", str(tmp_path / "o.png"))
+    assert_one_error(code, lines, 3, "65000x65000")
+    # with the budget lifted, OpenCV's own limit answers, in one line too
+    monkeypatch.setenv("REALTIME_MAX_PIXELS", str(10**12))
+    code, lines = run_cli(capsys, "enhance", str(path), "-o", str(tmp_path / "o.png"))
+    assert code == 3 and len(lines) == 1 and lines[0].startswith("realtime: error:"), lines
+
+
+@pytest.mark.parametrize("size", [(2, 2), (1, 1)])
+def test_a_video_too_small_to_enhance_is_said_so(capsys, tmp_path, size):
+    clip = tmp_path / "tiny.mkv"
+    fuzz.write_video(clip, size=size, codec="ffv1")
+    code, lines = run_cli(capsys, "enhance", str(clip), "-o", str(tmp_path / "o.mp4"))
+    assert_one_error(code, lines, 3, f"its frames are {size[0]}x{size[1]}; the stages need at least 8x8")
+
+
+def test_a_file_whose_every_frame_is_damaged_is_an_input_error(capsys, tmp_path):
+    clip = tmp_path / "dead.mkv"
+    write_corrupt_clip(clip, tuple(range(12)), frames=12)
+    code, lines = run_cli(capsys, "enhance", str(clip), "-o", str(tmp_path / "o.mp4"), "--max-bad-frames", "100",
+                          "-q")
+    assert_one_error(code, lines, 3, "no frame of")
+    assert "all 12 were damaged" in lines[0] and "o.mp4 was removed" in lines[0]
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_raw_h264_stream_keeps_its_frame_times(capsys, tmp_path):
+    """No container timestamps: the frames are numbered at the stream's frame rate, and the output
+    spans what they span (it used to be 39 microseconds for 48 frames)."""
+    raw = tmp_path / "raw.h264"
+    fuzz.write_video(raw, fmt="h264", frames=48)
+    code, _ = run_cli(capsys, "enhance", str(raw), "-o", str(tmp_path / "o.mp4"), "-q")
+    frames_in, _, rate = fuzz.video_timing(raw)
+    frames_out, span, _ = fuzz.video_timing(tmp_path / "o.mp4")
+    assert code == 0 and frames_out == frames_in == 48
+    assert span == pytest.approx(47 / rate, abs=0.5 / rate)
+
+
+def test_timestamps_of_an_ordinary_clip_are_unchanged(capsys, tmp_path):
+    clip = write_clip(tmp_path / "vfr.mkv", frames=20, vfr=True)
+    code, _ = run_cli(capsys, "enhance", str(clip.path), "-o", str(tmp_path / "o.mkv"), "-q")
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        got = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    assert code == 0 and got == pytest.approx([float(p * clip.time_base) for p in clip.pts], abs=1e-3)
