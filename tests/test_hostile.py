@@ -101,6 +101,17 @@ def test_a_file_whose_every_frame_is_damaged_is_an_input_error(capsys, tmp_path)
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_a_file_cut_before_its_first_frame_is_an_input_error(capsys, tmp_path):
+    clip = tmp_path / "ok.mkv"
+    fuzz.write_video(clip, codec="ffv1")
+    cut = tmp_path / "cut.mkv"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: data.find(b"\x1f\x43\xb6\x75") + 12])  # into the first Cluster, before its frame
+    code, lines = run_cli(capsys, "enhance", str(cut), "-o", str(tmp_path / "o.mp4"), "-q")
+    assert_one_error(code, lines, 3, "ends before its first frame")
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_a_raw_h264_stream_keeps_its_frame_times(capsys, tmp_path):
     """No container timestamps: the frames are numbered at the stream's frame rate, and the output
     spans what they span (it used to be 39 microseconds for 48 frames)."""

@@ -74,7 +74,8 @@ def write_video(path: Path, *, fmt: str | None = None, frames: int = 24, size: t
     """A small clip with PyAV: ``frames`` video frames at 24 fps and, with ``audio``, a second of tone."""
     import av
 
-    with av.open(str(path), "w", format=fmt, options=options or {}) as out:
+    # bitexact: no random Matroska segment UID or muxer version string, so a seed gives the same bytes
+    with av.open(str(path), "w", format=fmt, options={"fflags": "+bitexact", **(options or {})}) as out:
         if metadata:
             out.metadata.update(metadata)
         vs = None
@@ -358,7 +359,7 @@ def video_timing(path: Path) -> tuple[int | None, float | None, float | None]:
                     continue
                 n += len(frames)
                 times += [float(f.pts * f.time_base) for f in frames if f.pts is not None and f.time_base]
-            span = max(times) - min(times) if len(times) == n and n > 1 else None
+            span = max(times) - min(times) if len(times) == n and n >= 1 else None
             return n, span, float(rate) if rate else None
     except (av.error.FFmpegError, UnicodeDecodeError, OSError, ValueError):
         return 0, None, None
@@ -425,7 +426,8 @@ def run_one(case: Case, work: Path, timeout: float, memory_gib: float) -> Result
             want = span_in if span_in is not None else (
                 (frames_in - 1) / rate_in if frames_in and rate_in else None)
             frame = 1 / (rate_in or rate_out or 25)
-            if outcome == "ok" and want is not None and (span_out is None or abs(span_out - want) > 1.5 * frame):
+            if outcome == "ok" and frames_in > 1 and want is not None and (
+                    span_out is None or abs(span_out - want) > 1.5 * frame):
                 outcome = "silent partial"
                 message = f"timestamps: output spans {span_out} s, input {want:.3f} s"
     elif rc in CLEAN_EXIT and len(errors) == 1:

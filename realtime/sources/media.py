@@ -329,6 +329,8 @@ class MediaSource:
         if not self.stats.frames and self.stats.bad_frames:
             raise SourceError(f"no frame of {self.info.name} could be decoded: all {self.stats.bad_frames} were "
                               "damaged")
+        if not self.stats.frames and not self.info.live and self._trim is None:
+            raise SourceError(f"no frame in {self.info.name}: it ends before its first frame (truncated?)")
 
     def _decode(self, packet: av.Packet) -> Iterator[FramePacket]:
         try:
