@@ -159,7 +159,7 @@ class EnhanceJob:
         if options.compare is not None:
             from realtime.sinks.media import check_output_path
 
-            check_output_path(options.compare, overwrite=options.overwrite)
+            check_output_path(options.compare, overwrite=options.overwrite, create=False)  # written at the end
         if options.show:
             from realtime.preview.window import check_display
 

@@ -130,3 +130,64 @@ def test_timestamps_of_an_ordinary_clip_are_unchanged(capsys, tmp_path):
     with av.open(str(tmp_path / "o.mkv")) as c:
         got = [float(f.pts * f.time_base) for f in c.decode(video=0)]
     assert code == 0 and got == pytest.approx([float(p * clip.time_base) for p in clip.pts], abs=1e-3)
+
+
+def test_compare_is_not_created_before_the_input_is_read(capsys, tmp_path):
+    cmp_png = tmp_path / "cmp.png"
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    code, lines = run_cli(capsys, "enhance", str(junk), "-o", str(tmp_path / "o.mp4"), "--compare", str(cmp_png))
+    assert_one_error(code, lines, 3, "cannot read")
+    assert not cmp_png.exists() and not (tmp_path / "o.mp4").exists()
+
+
+def test_a_fifo_output_with_no_reader_fails_at_once(tmp_path):
+    import os
+    import subprocess
+
+    clip = write_clip(tmp_path / "in.mkv", frames=4)
+    fifo = tmp_path / "out.ts"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-m", "realtime", "enhance", str(clip.path), "-o", str(fifo), "-q"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 4 and "FIFO with no reader" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_folder_outputs_never_write_through_a_link_or_outside_the_folder(capsys, tmp_path):
+    import cv2
+    import numpy as np
+
+    src = tmp_path / "in"
+    for sub in ("a", "b"):
+        (src / sub).mkdir(parents=True)
+        cv2.imwrite(str(src / sub / f"{sub}.png"), np.full((32, 48, 3), 40, np.uint8))
+    cv2.imwrite(str(src / "top.png"), np.full((32, 48, 3), 60, np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / "top.png").symlink_to(victim)
+    # the folder holds something: refused without --overwrite
+    code, lines = run_cli(capsys, "enhance", f"{src}/*", "-o", f"{out}/")
+    assert code == 4 and "not empty" in lines[-1]
+    # with it, the link is replaced by the image and what it pointed to is untouched
+    code, _ = run_cli(capsys, "enhance", str(src / "top.png"), "-o", f"{out}/", "--overwrite", "-q")
+    assert code == 0 and victim.read_text() == "keep me"
+    assert not (out / "top.png").is_symlink() and cv2.imread(str(out / "top.png")) is not None
+    # '..' after a wildcard names the top folder's files once, inside the output folder
+    fresh = tmp_path / "fresh"
+    code, _ = run_cli(capsys, "enhance", f"{src}/*/../*.png", "-o", f"{fresh}/", "-q")
+    assert code == 0 and sorted(p.name for p in fresh.rglob("*") if p.is_file()) == ["top.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "in", "out", "victim.txt"]
+
+
+def test_the_refiner_model_from_the_environment_is_named(capsys, tmp_path, monkeypatch):
+    from realtime.refiner import default_model
+
+    model = tmp_path / "other.onnx"
+    model.write_bytes(default_model().read_bytes())
+    monkeypatch.setenv("REALTIME_REFINER_MODEL", str(model))
+    clip = write_clip(tmp_path / "in.mkv", frames=3)
+    code, lines = run_cli(capsys, "enhance", str(clip.path), "-o", str(tmp_path / "o.mp4"))
+    assert code == 0 and any(f"refiner model: {model} (from $REALTIME_REFINER_MODEL" in ln for ln in lines), lines

@@ -72,6 +72,8 @@ def load_refiner(choice: str = "auto", model: str | Path | None = None,
         return None
     say = notify or (lambda _line: None)
     path = Path(model) if model else default_model(".keras" if choice == "keras" else ".onnx")
+    if model is None and os.environ.get(MODEL_ENV):
+        say(f"refiner model: {path} (from ${MODEL_ENV}, not the shipped one)")  # never a silent swap
     if choice == "keras" and path.suffix != ".keras":
         path = path.with_suffix(".keras")
     if not path.is_file():

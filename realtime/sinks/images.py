@@ -32,9 +32,22 @@ def write_image(path: Path, img: np.ndarray) -> None:
     if not ok:
         raise SinkError(f"cannot encode {path.name} as {ext}")
     try:
+        if path.is_symlink():  # callers have checked --overwrite: the link is replaced, never its target
+            path.unlink()
         buf.tofile(path)
     except OSError as e:
         raise SinkError(f"cannot write {path}: {e.strerror}") from e
+
+
+def _replace_only_if_allowed(path: Path, overwrite: bool) -> None:
+    """Never write through a symbolic link (an unrelated file would get the image's bytes), and
+    never replace a file without ``overwrite``; with it, a link is replaced, not what it points to."""
+    if path.is_symlink():
+        if not overwrite:
+            raise SinkError(f"{path} is a symbolic link; use --overwrite to replace the link (never what it points to)")
+        path.unlink()
+    elif path.exists() and not overwrite:
+        raise SinkError(f"output exists: {path} (use --overwrite to replace it)")
 
 
 class ImageFileSink:
@@ -84,6 +97,7 @@ class ImageFolderSink:
     def __init__(self, folder: str, *, default_ext: str = ".png", pattern: str | None = None,
                  overwrite: bool = False) -> None:
         self.target = pattern or folder
+        self._overwrite = overwrite
         self._root = Path(folder)
         self._ext = default_ext
         self._pattern = Path(pattern).name if pattern else None
@@ -110,8 +124,13 @@ class ImageFolderSink:
         else:
             name = packet.name or f"frame_{packet.index:06d}{self._ext}"
         path = self._root / name
+        root = os.path.normpath(os.path.abspath(self._root))
+        if os.path.commonpath([root, os.path.normpath(os.path.abspath(path))]) != root:
+            raise SinkError(f"{name} would be written outside the output folder {self._root} "
+                            "(an input name with '..' in it)")
         if path.parent != self._root:
             path.parent.mkdir(parents=True, exist_ok=True)
+        _replace_only_if_allowed(path, self._overwrite)
         write_image(path, packet.image)
         self._report.frames += 1
         self._report.state = "finalized"

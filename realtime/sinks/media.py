@@ -9,8 +9,10 @@ Closing always flushes the encoder, so an interrupted run leaves a playable file
 from __future__ import annotations
 
 import enum
+import errno
 import io
 import os
+import stat
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
@@ -162,18 +164,40 @@ def check_compatible(fmt: str, codec: av.Codec, audio_streams: list, target: str
             )
 
 
-def check_output_path(target: str, *, overwrite: bool) -> None:
-    """Missing folders, unwritable folders and accidental overwrites, caught before any work."""
+def check_output_path(target: str, *, overwrite: bool, create: bool = True) -> None:
+    """Missing folders, unwritable folders and accidental overwrites, caught before any work.
+
+    ``create`` makes the (empty) file now, so an unwritable place fails before any work; an output
+    written only at the end of a run (``--compare``) is not created, so a run that fails before
+    then leaves nothing behind. A FIFO is opened without blocking: with no reader that fails at
+    once instead of waiting forever.
+    """
     path = Path(target)
+    if path.exists() and stat.S_ISFIFO(path.stat().st_mode):
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError as e:
+            if e.errno == errno.ENXIO:
+                raise SinkError(f"output {target} is a FIFO with no reader: start the reader first") from e
+            raise SinkError(f"cannot open {target}: {e.strerror}") from e
+        return
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise SinkError(f"output folder does not exist: {parent}")
     if path.is_dir():
         raise SinkError(f"output {target} is a folder; give a file name such as {target.rstrip('/')}/out.mp4")
+    if path.is_symlink():  # writing through it would fill whatever file it points to
+        if not overwrite:
+            raise SinkError(f"output {target} is a symbolic link (use --overwrite to replace the link, never what "
+                            "it points to)")
+        if create:
+            path.unlink()
     if path.exists() and not overwrite:
         raise SinkError(f"output exists: {target} (use --overwrite to replace it)")
     if not os.access(parent, os.W_OK):
         raise SinkError(f"output folder is not writable: {parent}")
+    if not create:
+        return
     # FFmpeg opens the file only when the header is written, i.e. after the first frame has been
     # processed; create it now so an unwritable place fails before any work.
     try:

@@ -115,7 +115,10 @@ def list_images(spec: str) -> tuple[list[Path], Path]:
         if not paths:
             raise SourceError(f"no images in folder {spec} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
         return paths, root
-    paths = sorted(Path(p) for p in glob.glob(spec, recursive=True) if is_image_path(p) and os.path.isfile(p))
+    # normalised ('in/*/../x.png' names in/x.png once, not once per folder the wildcard matched), so
+    # the names relative to their common folder never climb out of it, nor out of an output folder
+    paths = sorted({Path(os.path.normpath(p)) for p in glob.glob(spec, recursive=True)
+                    if is_image_path(p) and os.path.isfile(p)})
     if not paths:
         raise SourceError(f"no images match {spec}")
     root = Path(os.path.commonpath([str(p.parent) for p in paths]))
