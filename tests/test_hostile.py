@@ -191,3 +191,35 @@ def test_the_refiner_model_from_the_environment_is_named(capsys, tmp_path, monke
     clip = write_clip(tmp_path / "in.mkv", frames=3)
     code, lines = run_cli(capsys, "enhance", str(clip.path), "-o", str(tmp_path / "o.mp4"))
     assert code == 0 and any(f"refiner model: {model} (from $REALTIME_REFINER_MODEL" in ln for ln in lines), lines
+
+
+def _mp4(tmp_path, name: str, **kw) -> tuple[Path, bytes]:
+    path = tmp_path / name
+    fuzz.write_video(path, frames=24, options={"movflags": "faststart"}, **kw)  # the index first
+    return path, path.read_bytes()
+
+
+def test_damage_is_not_called_truncation_and_counts_against_the_budget(capsys, tmp_path):
+    """Zeroed bytes inside the media data: every packet is still there, some decode to nothing
+    without an error. Those frames are damaged (counted, against --max-bad-frames), not missing."""
+    _, data = _mp4(tmp_path, "ok.mp4")
+    start = data.find(b"mdat") + (len(data) - data.find(b"mdat")) // 3
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(data[:start] + bytes(600) + data[start + 600:])
+    good = fuzz.decodable_frames(damaged)
+    assert 0 < good < 24
+    code, lines = run_cli(capsys, "enhance", str(damaged), "-o", str(tmp_path / "o.mp4"))
+    assert code == 0 and fuzz.decodable_frames(tmp_path / "o.mp4") == good
+    assert any(f"{24 - good} undecodable frames skipped" in ln for ln in lines), lines
+    code, lines = run_cli(capsys, "enhance", str(damaged), "-o", str(tmp_path / "o2.mp4"), "--max-bad-frames", "0",
+                          "-q")
+    assert code == 3 and "more than --max-bad-frames 0" in lines[0] and "truncated" not in lines[0], lines
+
+
+def test_a_cut_file_is_called_truncated(capsys, tmp_path):
+    _, data = _mp4(tmp_path, "ok.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    code, lines = run_cli(capsys, "enhance", str(cut), "-o", str(tmp_path / "o.mp4"), "-q")
+    assert_one_error(code, lines, 3, "input is truncated: its index lists 24 frames but the file holds")
+    assert "finalized with the" in lines[0]

@@ -291,6 +291,7 @@ class MediaSource:
             kind=kind or ("stream" if live else "video"),
         )
         self._listed_frames = video.frames or 0
+        self._video_packets = 0  # non-empty video packets demuxed: what the file holds, decodable or not
         self._color: ColorInfo | None = None
         self._trim = _Trim.of(self._container, video, start, duration) if start or duration else None
         if self._trim is not None:
@@ -314,6 +315,8 @@ class MediaSource:
                     f"input is damaged or truncated after {self.stats.frames} frames: {e.strerror or e}"
                 ) from e
             if packet.stream.index == video.index:
+                if packet.size:
+                    self._video_packets += 1
                 yield from self._decode(packet)
                 if self._trim is not None and self._trim.done:
                     break
@@ -365,13 +368,24 @@ class MediaSource:
             yield FramePacket(image=image, planes=planes, index=index, pts=pts, time_base=tb)
 
     def _check_complete(self) -> None:
-        """MP4/MOV index every frame; reading fewer means the file was cut short."""
-        read = self.stats.frames + self.stats.bad_frames
-        if self._listed_frames and read < self._listed_frames and not self.info.live:
+        """MP4/MOV index every frame: fewer packets than it lists means the file was cut short.
+
+        All the packets there but fewer frames decoded means damage, not truncation: the decoder
+        dropped some without an error (bit flips in H.264 slices do that). Those count as bad frames,
+        against ``--max-bad-frames`` like any other.
+        """
+        listed = self._listed_frames
+        if not listed or self.info.live:
+            return
+        if self._video_packets < listed:
             raise SourceError(
-                f"input is truncated: its index lists {self._listed_frames} frames but only "
-                f"{self.stats.frames} could be read"
+                f"input is truncated: its index lists {listed} frames but the file holds {self._video_packets} "
+                f"({self.stats.frames} could be decoded)"
             )
+        dropped = listed - self.stats.frames - self.stats.bad_frames
+        for _ in range(max(0, dropped)):
+            self.stats.count_bad(SourceError("dropped by the decoder"), self.max_bad_frames,
+                                 f"damaged frames in {self.info.name}")
 
     def close(self) -> None:
         self._container.close()
