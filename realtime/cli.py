@@ -379,6 +379,8 @@ def _print_summary(report, info) -> None:
               "decoded with concealed errors", file=sys.stderr)
     for rep in report.sinks:
         audio = f", {rep.passthrough_packets} audio packets copied" if rep.passthrough_packets else ""
+        if rep.damaged_audio_packets:
+            audio += f", {rep.damaged_audio_packets} damaged audio packets skipped"
         print(f"realtime: {rep.target}: {rep.frames} frames{audio} ({rep.state})", file=sys.stderr)
         for note in rep.notes:
             print(f"realtime: note: {note}", file=sys.stderr)

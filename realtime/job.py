@@ -211,7 +211,8 @@ class EnhanceJob:
                                          maxrate=options.maxrate, bufsize=options.bufsize, gop=options.gop,
                                          low_latency=low_latency)
                 sinks.append(open_sink(output, source.info, SinkOptions(overwrite=options.overwrite,
-                                                                        audio=audio, encoder=encoder)))
+                                                                        audio=audio, encoder=encoder,
+                                                                        max_bad_packets=options.max_bad_frames)))
             if options.show:
                 from realtime.preview.window import PreviewControls, Window
 

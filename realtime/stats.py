@@ -81,6 +81,8 @@ class SinkReport:
     target: str
     frames: int = 0
     passthrough_packets: int = 0
+    #: audio packets the output's muxer refused as invalid data (damaged in the input): skipped
+    damaged_audio_packets: int = 0
     state: str = "finalized"  # "finalized" | "removed" | "nothing written"
     notes: list[str] = field(default_factory=list)
 

@@ -225,3 +225,43 @@ def test_a_cut_file_is_called_truncated(capsys, tmp_path):
     code, lines = run_cli(capsys, "enhance", str(cut), "-o", str(tmp_path / "o.mp4"), "-q")
     assert_one_error(code, lines, 3, "input is truncated: its index lists 24 frames but the file holds")
     assert "finalized with the" in lines[0]
+
+
+def _ts_with_bad_audio(tmp_path, bad: tuple[int, ...]) -> Path:
+    """An MPEG-TS (H.264 + ADTS AAC) whose audio packets at ``bad`` hold random bytes, as a damaged
+    broadcast recording has them; the MP4 muxer's ADTS conversion refuses such a packet."""
+    import numpy as np
+
+    src = tmp_path / "clean.ts"
+    fuzz.write_video(src, fmt="mpegts", audio="aac", frames=48)
+    out_path = tmp_path / "bad_audio.ts"
+    rng = np.random.default_rng(0)
+    with av.open(str(src)) as inp, av.open(str(out_path), "w", format="mpegts") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        k = 0
+        for p in inp.demux():
+            if not p.size:
+                continue
+            index = p.stream.index
+            if p.stream.type == "audio":
+                k += 1
+                if k in bad:
+                    q = av.Packet(rng.integers(0, 256, p.size, dtype=np.uint8).tobytes())
+                    q.pts, q.dts, q.time_base = p.pts, p.dts, p.time_base
+                    p = q
+            p.stream = streams[index]
+            out.mux(p)
+    return out_path
+
+
+def test_a_damaged_audio_packet_is_skipped_and_counted_not_blamed_on_the_output(capsys, tmp_path):
+    damaged = _ts_with_bad_audio(tmp_path, (10,))
+    code, lines = run_cli(capsys, "enhance", str(damaged), "-o", str(tmp_path / "o.mp4"))
+    assert code == 0, lines
+    assert any("48 frames" in ln and "1 damaged audio packets skipped" in ln for ln in lines), lines
+    assert fuzz.decodable_frames(tmp_path / "o.mp4") == 48
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert len(c.streams.audio) == 1
+    code, lines = run_cli(capsys, "enhance", str(damaged), "-o", str(tmp_path / "o2.mp4"), "-q",
+                          "--max-bad-frames", "0")
+    assert code == 3 and "damaged audio packets in the input" in lines[0] and "writing" not in lines[0], lines

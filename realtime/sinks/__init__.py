@@ -20,6 +20,8 @@ class SinkOptions:
     overwrite: bool = False
     audio: AudioMode = AudioMode.COPY
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    #: damaged input packets (audio copied as is) a sink skips before it stops (--max-bad-frames)
+    max_bad_packets: int = 25
     #: frames a second the output is fed at (a virtual camera announces it); None: the source's
     fps: float | None = None
 
@@ -49,7 +51,7 @@ def open_sink(target: str | OutputTarget, info: SourceInfo, options: SinkOptions
     if out.kind is OutputKind.NULL:
         return NullSink()
     if out.kind in (OutputKind.STREAM, OutputKind.PIPE):
-        return MediaSink(out, info, opts.encoder, audio=opts.audio)
+        return MediaSink(out, info, opts.encoder, audio=opts.audio, max_bad_packets=opts.max_bad_packets)
     if out.kind is OutputKind.VIRTUALCAM:
         from realtime.sinks.virtualcam import VirtualCameraSink
 
@@ -70,4 +72,5 @@ def open_sink(target: str | OutputTarget, info: SourceInfo, options: SinkOptions
             )
         check_output_path(spec, overwrite=opts.overwrite)
         return ImageFileSink(spec)
-    return MediaSink(out, info, opts.encoder, overwrite=opts.overwrite, audio=opts.audio)
+    return MediaSink(out, info, opts.encoder, overwrite=opts.overwrite, audio=opts.audio,
+                     max_bad_packets=opts.max_bad_packets)

@@ -23,7 +23,7 @@ import numpy as np
 from av.video.reformatter import ColorRange
 
 from realtime.avcolor import bgr_to_frame, planes_to_frame
-from realtime.errors import ConfigError, SinkError
+from realtime.errors import ConfigError, SinkError, SourceError
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.planes import HD_COLOR, ColorInfo, MatrixCoefficients
 from realtime.sources.base import SourceInfo
@@ -246,8 +246,11 @@ class MediaSink:
         *,
         overwrite: bool = False,
         audio: AudioMode | str | bool = AudioMode.COPY,
+        max_bad_packets: int = 25,
     ) -> None:
         out = target if isinstance(target, OutputTarget) else parse_output(target)
+        #: damaged audio packets skipped before the input's audio counts as unusable (--max-bad-frames)
+        self.max_bad_packets = max_bad_packets
         if out.muxer is None:
             raise SinkError(f"{out.spec} is not a video file, stream or pipe")
         self.target = target = out.spec
@@ -448,22 +451,36 @@ class MediaSink:
         self._mux_audio(packet)
 
     def _mux_audio(self, packet: PassthroughPacket) -> None:
+        """Copy one audio packet. One the muxer refuses as invalid data (a damaged ADTS header in an
+        MPEG-TS, say) was damaged in the input: it is skipped and counted, as a bad video frame is,
+        and the run goes on; the output is not to blame."""
         pkt = packet.packet
         pkt.stream = self._audio_out[packet.stream_index]
-        self._mux([pkt])
+        try:
+            self._container.mux(pkt)
+        except av.error.InvalidDataError:
+            self._report.damaged_audio_packets += 1
+            if self._report.damaged_audio_packets > self.max_bad_packets:
+                raise SourceError(f"{self._report.damaged_audio_packets} damaged audio packets in the input, "
+                                  f"more than --max-bad-frames {self.max_bad_packets} (--no-audio drops its audio)"
+                                  ) from None
+            return
+        except (av.error.FFmpegError, OSError) as e:
+            self._mux_failed(e)
         self._report.passthrough_packets += 1
 
     def _mux(self, packets) -> None:
         try:
             for p in packets:
                 self._container.mux(p)
-        except BrokenPipeError as e:
+        except (av.error.FFmpegError, OSError) as e:
+            self._mux_failed(e)
+
+    def _mux_failed(self, e: Exception) -> None:
+        if isinstance(e, BrokenPipeError):
             raise SinkError(f"{self._what()} was closed by its reader (broken pipe) after "
                             f"{self._report.frames} frames") from e
-        except av.error.FFmpegError as e:
-            raise SinkError(f"writing {self._what()} failed: {e.strerror or e}") from e
-        except OSError as e:
-            raise SinkError(f"writing {self._what()} failed: {e.strerror or e}") from e
+        raise SinkError(f"writing {self._what()} failed: {getattr(e, 'strerror', None) or e}") from e
 
     def _what(self) -> str:
         return "standard output" if self._pipe else self.target
