@@ -290,8 +290,12 @@ def _tell_partial(runner: Runner, err: RealtimeError) -> None:
         if rep.state == "finalized" and rep.frames:
             err.args = (f"{err.args[0] if err.args else err}; {rep.target} was finalized with the "
                         f"{rep.frames} frames written before the error",)
+        elif rep.state == "partial":
+            err.args = (f"{err.args[0] if err.args else err}; a partial file is left at {rep.target} that plays "
+                        f"{rep.playable_frames} frames",)
         elif rep.state == "removed":
-            err.args = (f"{err.args[0] if err.args else err}; {rep.target} was removed (no frame written)",)
+            why = "it could not be finalized and would not play" if rep.frames else "no frame written"
+            err.args = (f"{err.args[0] if err.args else err}; {rep.target} was removed ({why})",)
 
 
 __all__ = ["EnhanceJob", "EnhanceOptions", "OutputKind", "check_options"]

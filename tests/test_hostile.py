@@ -265,3 +265,50 @@ def test_a_damaged_audio_packet_is_skipped_and_counted_not_blamed_on_the_output(
     code, lines = run_cli(capsys, "enhance", str(damaged), "-o", str(tmp_path / "o2.mp4"), "-q",
                           "--max-bad-frames", "0")
     assert code == 3 and "damaged audio packets in the input" in lines[0] and "writing" not in lines[0], lines
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 kB tmpfs: the disk a recording fills. Needs root (CI runs as root); skips elsewhere."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"this machine does not allow mounting a tmpfs: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.fixture(scope="module")
+def noisy_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("noisy") / "noisy.mkv"
+    fuzz.write_video(path, frames=60, size=(320, 240), codec="ffv1")
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_a_full_disk_says_what_was_left(capsys, full_disk, noisy_clip, ext):
+    out = full_disk / f"out.{ext}"
+    code, lines = run_cli(capsys, "enhance", str(noisy_clip), "-o", str(out), "--crf", "0", "-q")
+    assert code == 4 and len(lines) == 1 and "No space left on device" in lines[0], lines
+    if ext == "mp4":  # no room for its index: it would not play
+        assert "was removed (it could not be finalized and would not play)" in lines[0] and not out.exists()
+    else:  # Matroska plays up to where it stops, and the line says how far
+        plays = fuzz.decodable_frames(out)
+        assert 0 < plays < 60 and f"a partial file is left at {out} that plays {plays} frames" in lines[0], lines
+
+
+def test_a_full_disk_leaves_no_half_written_image(capsys, full_disk, noisy_clip):
+    out = full_disk / "frames"
+    code, lines = run_cli(capsys, "enhance", str(noisy_clip), "-o", f"{out}/", "-q")
+    assert code == 4 and "finalized with the" in lines[0], lines
+    import cv2
+
+    written = sorted(out.iterdir())
+    assert written and all(cv2.imread(str(p)) is not None for p in written)
+    assert f"finalized with the {len(written)} frames" in lines[0]

@@ -23,7 +23,8 @@ _ENCODE_PARAMS = {
 
 
 def write_image(path: Path, img: np.ndarray) -> None:
-    """cv2.imencode + tofile: works for non-ASCII paths and reports failures instead of returning False."""
+    """cv2.imencode + a Python file write: works for non-ASCII paths and reports failures (a full
+    disk included) instead of returning False."""
     ext = path.suffix.lower()
     try:
         ok, buf = cv2.imencode(ext, img, _ENCODE_PARAMS.get(ext, []))
@@ -34,9 +35,14 @@ def write_image(path: Path, img: np.ndarray) -> None:
     try:
         if path.is_symlink():  # callers have checked --overwrite: the link is replaced, never its target
             path.unlink()
-        buf.tofile(path)
+        # Python's own file, not numpy's tofile: tofile can return with a short write unreported
+        # (seen on a full tmpfs: an image cut at 80 kB and no error), while a failed write or
+        # close raises here
+        with open(path, "wb") as f:
+            f.write(buf.tobytes())
     except OSError as e:
-        raise SinkError(f"cannot write {path}: {e.strerror}") from e
+        path.unlink(missing_ok=True)  # a half-written image (a full disk) is not left behind
+        raise SinkError(f"cannot write {path}: {e.strerror or e}") from e
 
 
 def _replace_only_if_allowed(path: Path, overwrite: bool) -> None:

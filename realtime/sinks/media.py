@@ -261,6 +261,7 @@ class MediaSink:
         self._pipe = out.kind is OutputKind.PIPE
         self._fmt = out.muxer
         self._report = SinkReport(target=target, state="nothing written")
+        self._write_failed = False  # a mux or the trailer failed: what is on disk must be judged
         self._codec = self._choose_codec(info)
         mode = AudioMode.of(audio)
         audio_in = list(info.audio_streams) if mode is AudioMode.COPY else []
@@ -477,6 +478,7 @@ class MediaSink:
             self._mux_failed(e)
 
     def _mux_failed(self, e: Exception) -> None:
+        self._write_failed = True
         if isinstance(e, BrokenPipeError):
             raise SinkError(f"{self._what()} was closed by its reader (broken pipe) after "
                             f"{self._report.frames} frames") from e
@@ -486,21 +488,51 @@ class MediaSink:
         return "standard output" if self._pipe else self.target
 
     def close(self, *, failed: bool = False) -> SinkReport:
-        """Flush the encoder and finalize; a file that got no frame is removed, not left empty."""
+        """Flush the encoder and finalize; a file that got no frame is removed, not left empty.
+
+        When writing or finalizing failed (a full disk, say) the file is what it is: it is probed,
+        and kept as ``partial`` if it plays (Matroska and MPEG-TS play up to where they stop), or
+        removed if it does not (an MP4 without its index). The report says which.
+        """
+        problem: Exception | None = None
         try:
             if self._started:
                 self._mux(self._video.encode(None))
                 if self._silent is not None:
                     self._mux(self._silent.encode(None))
+        except SinkError as e:
+            problem = e
         finally:
             try:
                 self._container.close()
             except (av.error.FFmpegError, OSError) as e:
-                if not failed:
-                    raise SinkError(f"finalizing {self.target} failed: {e}") from e
-        if self._report.frames == 0 and not self._stream_out:
+                problem = problem or e
+                self._write_failed = True
+        if not self._stream_out and self._report.frames and self._write_failed:
+            self._judge_partial()
+        elif self._report.frames == 0 and not self._stream_out:
             self._remove_file()
+        if problem is not None and not failed:
+            what = (f"a partial file is left at {self.target} that plays {self._report.playable_frames} frames"
+                    if self._report.state == "partial" else f"{self.target} was removed (it would not play)")
+            raise SinkError(f"finalizing {self.target} failed: {getattr(problem, 'strerror', None) or problem}; "
+                            f"{what}") from problem
         return self._report
+
+    def _judge_partial(self) -> None:
+        """Keep a file that could not be finished if it plays, with the frames it plays; else remove it."""
+        frames = 0
+        try:
+            with av.open(self.target, metadata_errors="replace") as probe:
+                if probe.streams.video:
+                    frames = sum(1 for p in probe.demux(probe.streams.video[0]) if p.size)
+        except (av.error.FFmpegError, OSError, ValueError):
+            frames = 0
+        if frames:
+            self._report.state = "partial"
+            self._report.playable_frames = frames
+        else:
+            self._remove_file()
 
     def _remove_file(self) -> None:
         try:
