@@ -54,8 +54,10 @@ def image_size(path: Path) -> tuple[int, int] | None:
 #: PNG of 20000x20000 is a few hundred kB and drove the process past 10 GiB.
 MAX_PIXELS = 64_000_000
 MAX_PIXELS_ENV = "REALTIME_MAX_PIXELS"
-#: The smallest image side the stages work on (see realtime.sources.media.MIN_SIDE).
-MIN_SIDE = 8
+#: The fewest pixels an image may have. A photo is converted to 4:4:4, so its chroma planes are
+#: as large as the image; with four samples or fewer OpenCV's arithmetic takes a plane for a
+#: scalar (see realtime.sources.media.MIN_SIDE). 2x2 and 4000x4 work.
+MIN_PIXELS = 4
 
 
 def max_pixels() -> int:
@@ -77,9 +79,9 @@ def _check_size(path: Path, width: int, height: int) -> None:
     if width * height > budget:
         raise SourceError(f"{path} is {width}x{height}, {width * height / 1e6:.0f} megapixels: over the limit of "
                           f"{budget / 1e6:g} megapixels (set ${MAX_PIXELS_ENV} to allow more)")
-    if min(width, height) < MIN_SIDE:
+    if width * height < MIN_PIXELS:
         raise SourceError(f"cannot enhance {path}: it is {width}x{height}; the stages need at least "
-                          f"{MIN_SIDE}x{MIN_SIDE}")
+                          f"{MIN_PIXELS} pixels")
 
 
 def read_image(path: Path) -> np.ndarray:
