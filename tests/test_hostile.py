@@ -312,3 +312,26 @@ def test_a_full_disk_leaves_no_half_written_image(capsys, full_disk, noisy_clip)
     written = sorted(out.iterdir())
     assert written and all(cv2.imread(str(p)) is not None for p in written)
     assert f"finalized with the {len(written)} frames" in lines[0]
+
+
+def test_a_killed_live_recording_still_plays(tmp_path):
+    """SIGKILL (or a power cut) gives no chance to write an MP4's index at the end: a recording
+    from a live source is a fragmented MP4, so what was written before the kill plays."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "live.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "realtime", "enhance", "synthetic:320x240@30", "-o", str(out),
+                             "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 300_000):
+            time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    frames, span, rate = fuzz.video_timing(out)
+    assert frames is not None and frames >= 30, (frames, out.stat().st_size)
+    assert span == pytest.approx((frames - 1) / rate, abs=2 / rate)

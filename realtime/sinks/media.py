@@ -46,6 +46,11 @@ _CONTAINER_OPTIONS = {
 }
 # Non-seekable outputs (a pipe, a stream) cannot have an MP4 index written at the end: fragments.
 _UNSEEKABLE_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_base_moof"}}
+# A recording from a live source can end in a crash, a kill or a power cut, which leave an
+# ordinary MP4 without its index (no player opens it). Fragmented, each fragment carries its own
+# index: what was written before the kill plays, up to about a second before it.
+_CRASH_SAFE_OPTIONS = {fmt: {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                             "frag_duration": "1000000"} for fmt in ("mp4", "mov")}
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
 MAX_EARLY_AUDIO = 4096
 #: the silent track of ``--audio silent``: what streaming services accept everywhere
@@ -275,6 +280,10 @@ class MediaSink:
             container_options = dict(_CONTAINER_OPTIONS.get(self._fmt, {}))
             if self._stream_out:
                 container_options.update(_UNSEEKABLE_OPTIONS.get(self._fmt, {}))
+            elif info.live and self._fmt in _CRASH_SAFE_OPTIONS:
+                container_options.update(_CRASH_SAFE_OPTIONS[self._fmt])
+                self._report.notes.append(f"recording a live source: {target} is a fragmented MP4, so a crash or "
+                                          "a kill leaves a file that plays up to about a second before it")
             # FFmpeg's pipe protocol writes file descriptor 1 itself: no Python in the way of each packet
             self._container = av.open("pipe:1" if self._pipe else target, mode="w", format=self._fmt,
                                       options=container_options,
