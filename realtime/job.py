@@ -290,6 +290,9 @@ def _tell_partial(runner: Runner, err: RealtimeError) -> None:
         if rep.state == "finalized" and rep.frames:
             err.args = (f"{err.args[0] if err.args else err}; {rep.target} was finalized with the "
                         f"{rep.frames} frames written before the error",)
+        elif rep.state == "sent" and rep.frames:
+            err.args = (f"{err.args[0] if err.args else err}; {rep.frames} frames were sent to {rep.target} "
+                        "before it",)
         elif rep.state == "partial":
             err.args = (f"{err.args[0] if err.args else err}; a partial file is left at {rep.target} that plays "
                         f"{rep.playable_frames} frames",)

@@ -83,7 +83,7 @@ class SinkReport:
     passthrough_packets: int = 0
     #: audio packets the output's muxer refused as invalid data (damaged in the input): skipped
     damaged_audio_packets: int = 0
-    state: str = "finalized"  # "finalized" | "partial" | "removed" | "nothing written"
+    state: str = "finalized"  # "finalized" | "sent" (a stream) | "partial" | "removed" | "nothing written"
     #: for a "partial" file (writing or finalizing failed, a full disk say): the frames it plays
     playable_frames: int | None = None
     notes: list[str] = field(default_factory=list)

@@ -4,6 +4,7 @@ or in a correct result. The files are made here, as ``tools/fuzz.py`` makes them
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -335,3 +336,57 @@ def test_a_killed_live_recording_still_plays(tmp_path):
     frames, span, rate = fuzz.video_timing(out)
     assert frames is not None and frames >= 30, (frames, out.stat().st_size)
     assert span == pytest.approx((frames - 1) / rate, abs=2 / rate)
+
+
+@pytest.fixture
+def deaf_peer():
+    """A TCP server that accepts connections and never reads (a stuck network sink)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(server.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_network_peer_that_never_reads_ends_the_run_in_bounded_time(deaf_peer):
+    import subprocess
+    import time
+
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "realtime", "enhance", "synthetic:640x360@30", "-o", deaf_peer,
+                           "--frames", "900", "-q"], capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - t0
+    assert proc.returncode == 4 and "timed out" in proc.stderr and "frames were sent to" in proc.stderr, proc.stderr
+    assert took < 45, took  # the socket's write timeout is 5 s; the frames before it went into buffers
+
+
+def test_ctrl_c_ends_a_run_stuck_on_a_network_peer_within_15_s(deaf_peer):
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "realtime", "enhance", "synthetic:640x360@30", "-o", deaf_peer],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # started, and stuck behind the full socket buffer
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 15, err
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert re.search(r"\d+ frames \(sent\)", err), err  # the truth about what reached the peer

@@ -12,6 +12,7 @@ import enum
 import errno
 import io
 import os
+import re
 import stat
 from collections import deque
 from dataclasses import dataclass
@@ -51,6 +52,18 @@ _UNSEEKABLE_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_bas
 # index: what was written before the kill plays, up to about a second before it.
 _CRASH_SAFE_OPTIONS = {fmt: {"movflags": "frag_keyframe+empty_moov+default_base_moof",
                              "frag_duration": "1000000"} for fmt in ("mp4", "mov")}
+#: Seconds a network write may wait for its peer (which may accept the connection and never read).
+WRITE_TIMEOUT_S = 5.0
+
+
+def _with_write_timeout(url: str) -> str:
+    """A TCP output URL with FFmpeg's socket I/O timeout, unless the user set one: a peer that
+    accepts the connection and never reads would otherwise block the run forever (and PyAV's
+    ``timeout`` covers reads, not writes). UDP never blocks on its peer; other protocols keep
+    their own settings."""
+    if not url.startswith("tcp://") or re.search(r"[?&]timeout=", url):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}timeout={int(WRITE_TIMEOUT_S * 1e6)}"
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
 MAX_EARLY_AUDIO = 4096
 #: the silent track of ``--audio silent``: what streaming services accept everywhere
@@ -285,7 +298,8 @@ class MediaSink:
                 self._report.notes.append(f"recording a live source: {target} is a fragmented MP4, so a crash or "
                                           "a kill leaves a file that plays up to about a second before it")
             # FFmpeg's pipe protocol writes file descriptor 1 itself: no Python in the way of each packet
-            self._container = av.open("pipe:1" if self._pipe else target, mode="w", format=self._fmt,
+            self._container = av.open("pipe:1" if self._pipe else _with_write_timeout(target), mode="w",
+                                      format=self._fmt,
                                       options=container_options,
                                       timeout=10.0 if self._stream_out and not self._pipe else None)
         except PermissionError as e:
@@ -445,7 +459,7 @@ class MediaSink:
         if self._silent is not None:
             self._write_silence(float((pts + 1) * frame.time_base))
         self._report.frames += 1
-        self._report.state = "finalized"
+        self._report.state = "sent" if self._stream_out else "finalized"  # a stream is not a file
         while self._early_audio:
             self._mux_audio(self._early_audio.popleft())
 
