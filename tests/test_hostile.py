@@ -390,3 +390,41 @@ def test_ctrl_c_ends_a_run_stuck_on_a_network_peer_within_15_s(deaf_peer):
     assert time.monotonic() - t0 < 15, err
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert re.search(r"\d+ frames \(sent\)", err), err  # the truth about what reached the peer
+
+
+def test_a_stalled_network_input_is_called_stalled_not_damaged(capsys, tmp_path, monkeypatch):
+    """An HTTP server that sends half of a file and then goes quiet: the read timeout ends the
+    run, and the line says the input stalled (with the frames written), not that it is damaged."""
+    import http.server
+    import threading
+    import time
+
+    import realtime.sources.media as media
+
+    clip = tmp_path / "clip.mkv"
+    fuzz.write_video(clip, frames=120, size=(160, 120), codec="ffv1")
+    data = clip.read_bytes()
+
+    class Half(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            time.sleep(8)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Half)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(media, "READ_TIMEOUT_S", 1.0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.mkv"
+        code, lines = run_cli(capsys, "enhance", url, "-o", str(tmp_path / "o.mkv"), "-q")
+    finally:
+        server.shutdown()
+    assert_one_error(code, lines, 3, "stalled after")
+    assert "no data for 1 s" in lines[0] and "damaged" not in lines[0]
+    assert f"finalized with the {fuzz.decodable_frames(tmp_path / 'o.mkv')} frames" in lines[0]

@@ -308,12 +308,15 @@ class MediaSource:
             except av.error.EOFError:
                 break
             except av.error.FFmpegError as e:
+                # PyAV's read timeout interrupts FFmpeg (ExitError): the peer went quiet, which is
+                # neither damage nor truncation
+                why = (f"no data for {READ_TIMEOUT_S:g} s" if isinstance(e, av.error.ExitError)
+                       else e.strerror or str(e))
                 if self.info.live and self.stats.frames:  # it was working: gone away, maybe back soon
-                    raise SourceLost(f"{self.info.name} stopped after {self.stats.frames} frames: "
-                                     f"{e.strerror or e}") from e
-                raise SourceError(
-                    f"input is damaged or truncated after {self.stats.frames} frames: {e.strerror or e}"
-                ) from e
+                    raise SourceLost(f"{self.info.name} stopped after {self.stats.frames} frames: {why}") from e
+                if isinstance(e, av.error.ExitError):
+                    raise SourceError(f"{self.info.name} stalled after {self.stats.frames} frames: {why}") from e
+                raise SourceError(f"input is damaged or truncated after {self.stats.frames} frames: {why}") from e
             if packet.stream.index == video.index:
                 if packet.size:
                     self._video_packets += 1
