@@ -406,7 +406,7 @@ def test_a_stalled_network_input_is_called_stalled_not_damaged(capsys, tmp_path,
     data = clip.read_bytes()
 
     class Half(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
