@@ -64,3 +64,15 @@ def test_auto_on_a_cpu_build_says_nothing_about_tensorrt():
     refiner = load_refiner("auto", notify=lines.append)
     assert refiner is not None and refiner.runtime == f"onnxruntime ({CPU_PROVIDER})"
     assert lines == []
+
+
+def test_engines_are_kept_per_model_bytes_not_per_file_name(tmp_path):
+    """A model replaced at the same path, or another model named by $REALTIME_REFINER_MODEL, gets
+    its own engine folder: engines are found by file name, so sharing one would run the wrong one."""
+    model = tmp_path / "refiner.onnx"
+    model.write_bytes(default_model().read_bytes())
+    first = tensorrt.engine_folder(tmp_path / "cache", model)
+    assert first.parent == tmp_path / "cache" and first.name.startswith("model-")
+    assert tensorrt.engine_folder(tmp_path / "cache", default_model()) == first  # same bytes, same engines
+    model.write_bytes(model.read_bytes() + b"\0")  # swapped in place
+    assert tensorrt.engine_folder(tmp_path / "cache", model) != first

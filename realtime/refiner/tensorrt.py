@@ -20,6 +20,7 @@ Runtime otherwise falls back to the next provider silently.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 from pathlib import Path
@@ -65,6 +66,17 @@ def cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
     return base / "tensorrt" / f"ort{ort.__version__}-trt{_version('tensorrt')}"
 
 
+def engine_folder(cache: Path, model: str | Path) -> Path:
+    """The cache folder of one model: ``cache/model-<the first 16 hex digits of its SHA-256>``.
+
+    Why: the engines of a folder are found by file name, so a model replaced at the same path (or
+    ``$REALTIME_REFINER_MODEL`` pointing elsewhere) must never pick up another model's engine;
+    keyed by the bytes, it cannot. Reading the file costs ~1 ms for the 400 kB shipped model.
+    """
+    digest = hashlib.sha256(Path(model).read_bytes()).hexdigest()[:16]
+    return cache / f"model-{digest}"
+
+
 def provider_options(cache: Path, *, fp16: bool = True) -> dict[str, Any]:
     """The TensorRT provider's options, as its documentation names them."""
     return {
@@ -81,7 +93,7 @@ def tensorrt_analyser(model: str | Path, *, fp16: bool = True, cache: str | Path
     reason = available()
     if reason is not None:
         raise ModelError(f"TensorRT refiner unavailable: {reason}; {INSTALL_HINT}")
-    folder = Path(cache) if cache is not None else cache_dir()
+    folder = engine_folder(Path(cache) if cache is not None else cache_dir(), model)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
