@@ -285,7 +285,11 @@ class EnhanceJob:
 
 
 def _tell_partial(runner: Runner, err: RealtimeError) -> None:
-    """Say what happened to the output when a run fails midway, on the error's own line."""
+    """Say what happened to the output when a run fails midway, on the error's own line (and how
+    many frames a live input's queue dropped on the way: they are not in the output either)."""
+    if runner.dropped:
+        err.args = (f"{err.args[0] if err.args else err}; {runner.dropped} frames were dropped on the way to "
+                    "keep up with the live input",)
     for rep in runner.report(0.0).sinks:
         if rep.state == "finalized" and rep.frames:
             err.args = (f"{err.args[0] if err.args else err}; {rep.target} was finalized with the "
