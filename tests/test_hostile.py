@@ -428,3 +428,28 @@ def test_a_stalled_network_input_is_called_stalled_not_damaged(capsys, tmp_path,
     assert_one_error(code, lines, 3, "stalled after")
     assert "no data for 1 s" in lines[0] and "damaged" not in lines[0]
     assert f"finalized with the {fuzz.decodable_frames(tmp_path / 'o.mkv')} frames" in lines[0]
+
+
+def test_ctrl_c_with_a_slow_reader_ends_within_15_s(tmp_path):
+    """A pipe whose reader takes 40 kB/s (a slow sink): the first Ctrl-C ends the run with the
+    frames already read written and the count said, in bounded time."""
+    import signal
+    import subprocess
+    import time
+
+    reader = tmp_path / "slow.py"
+    reader.write_text("import sys, time\nwhile sys.stdin.buffer.read(2048):\n    time.sleep(0.05)\n")
+    run = subprocess.Popen([sys.executable, "-m", "realtime", "enhance", "synthetic:640x360@30", "-o", "-"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    slow = subprocess.Popen([sys.executable, str(reader)], stdin=run.stdout)
+    run.stdout.close()
+    try:
+        time.sleep(6)
+        t0 = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        slow.kill()
+    assert took < 15 and run.returncode == 130, (took, err)
+    assert re.search(r"-: \d+ frames \(sent\)", err), err
