@@ -453,3 +453,47 @@ def test_ctrl_c_with_a_slow_reader_ends_within_15_s(tmp_path):
         slow.kill()
     assert took < 15 and run.returncode == 130, (took, err)
     assert re.search(r"-: \d+ frames \(sent\)", err), err
+
+
+def test_times_that_jump_back_keep_their_spacing(tmp_path):
+    """A damaged file's first frame carries a garbage time (a wrapped clock: 4294901783 ms, then
+    65, 106, ...). Encoders need increasing times; the frames after the jump keep their own
+    spacing instead of being pinned one tick apart (24 frames had come out spanning 23 ms)."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from realtime.frames import FramePacket
+    from realtime.sinks.media import MediaSink
+    from realtime.sources.base import SourceInfo
+
+    tb = Fraction(1, 1000)
+    info = SourceInfo(name="damaged", width=64, height=48, live=False, fps=Fraction(24), time_base=tb)
+    out = tmp_path / "o.mkv"
+    sink = MediaSink(str(out), info)
+    stamps = [4294901783, *(65 + round(i * 1000 / 24) for i in range(23))]
+    for i, pts in enumerate(stamps):
+        sink.write(FramePacket(image=np.full((48, 64, 3), 40 + i, np.uint8), index=i, pts=pts, time_base=tb))
+    sink.close()
+    with av.open(str(out)) as c:
+        times = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    steps = np.diff(times)
+    assert len(times) == 24 and (steps > 0).all()
+    assert np.allclose(steps[1:], 1 / 24, atol=0.002), steps  # the good frames' own spacing
+
+
+def test_a_header_declaring_an_impossible_size_is_damage_in_one_line(capsys, tmp_path):
+    """An MP4 whose first sample claims a billion bytes: FFmpeg refuses the allocation. The
+    line says the file is damaged, not that the machine is out of memory."""
+    import struct
+
+    clip = tmp_path / "ok.mp4"
+    fuzz.write_video(clip)
+    data = bytearray(clip.read_bytes())
+    i = data.find(b"stsz")
+    data[i + 16:i + 20] = struct.pack(">I", 0x3FFFFFFF)  # the first sample size: a billion bytes
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    code, lines = run_cli(capsys, "enhance", str(bad), "-o", str(tmp_path / "o.mp4"), "-q")
+    assert_one_error(code, lines, 3, "declares more data than can be allocated")
+    assert not (tmp_path / "o.mp4").exists()

@@ -360,6 +360,10 @@ def video_timing(path: Path) -> tuple[int | None, float | None, float | None]:
                 n += len(frames)
                 times += [float(f.pts * f.time_base) for f in frames if f.pts is not None and f.time_base]
             span = max(times) - min(times) if len(times) == n and n >= 1 else None
+            steps = np.diff(times) if span is not None else np.array([])
+            if steps.size and (steps <= 0).any():  # times that jump back are damage: their spacing counts
+                good = steps[steps > 0]
+                span = float(np.median(good)) * (n - 1) if good.size else None
             return n, span, float(rate) if rate else None
     except (av.error.FFmpegError, UnicodeDecodeError, OSError, ValueError):
         return 0, None, None
@@ -406,8 +410,9 @@ def run_one(case: Case, work: Path, timeout: float, memory_gib: float) -> Result
     elif "Traceback (most recent call last)" in err:
         outcome = "traceback"
         message = lines[-1] if lines else ""
-    elif "MemoryError" in err or "bad_alloc" in err or "Cannot allocate memory" in err or peak > memory_gib * 1024:
-        outcome = "memory"
+    elif "MemoryError" in err or "bad_alloc" in err or peak > memory_gib * 1024 or (
+            "Cannot allocate memory" in err and rc not in CLEAN_EXIT):
+        outcome = "memory"  # (FFmpeg refusing a damaged header's impossible size, in one clean line, is not)
     elif rc is not None and rc < 0:
         outcome = "crash"
         message = f"signal {-rc}"

@@ -319,6 +319,7 @@ class MediaSink:
         self._early_audio: deque[PassthroughPacket] = deque()
         self._started = False
         self._last_pts: int | None = None
+        self._pts_offset = 0  # added to every frame's time since a jump back (see write)
         self._silent_samples = 0  # samples of silence written so far
 
     def _add_silence(self) -> av.AudioStream:
@@ -450,8 +451,14 @@ class MediaSink:
         else:
             step = 1 / self._video.codec_context.framerate if self._video.codec_context.framerate else tb
             pts = round(packet.index * step / tb)
+        pts += self._pts_offset
         if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # live clocks can repeat a millisecond; encoders need increasing pts
+            # Encoders need increasing times. A live clock can repeat a millisecond, and a damaged
+            # file can jump back (a garbage first timestamp, a wrapped clock): the frames from here
+            # on are shifted to continue just after the last one, keeping their own spacing, where
+            # pinning each to "last + 1" squashed the rest of a file into a few milliseconds.
+            self._pts_offset += self._last_pts + 1 - pts
+            pts = self._last_pts + 1
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = tb

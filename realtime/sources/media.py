@@ -51,6 +51,8 @@ def _open_container(target: str, *, live: bool, options: dict[str, str] | None, 
             f"cannot read {target}: not a media file PyAV/FFmpeg understands, or it is damaged "
             f"(for MP4: truncated before its index) ({e.strerror})"
         ) from e
+    except av.error.MemoryError as e:  # a damaged header declaring an impossible size
+        raise SourceError(f"cannot open {target}: it declares more data than can be allocated (damaged?)") from e
     except av.error.FFmpegError as e:
         raise SourceError(f"cannot open {target}: {e.strerror or e}") from e
     except OSError as e:
@@ -311,6 +313,7 @@ class MediaSource:
                 # PyAV's read timeout interrupts FFmpeg (ExitError): the peer went quiet, which is
                 # neither damage nor truncation
                 why = (f"no data for {READ_TIMEOUT_S:g} s" if isinstance(e, av.error.ExitError)
+                       else "it declares more data than can be allocated" if isinstance(e, av.error.MemoryError)
                        else e.strerror or str(e))
                 if self.info.live and self.stats.frames:  # it was working: gone away, maybe back soon
                     raise SourceLost(f"{self.info.name} stopped after {self.stats.frames} frames: {why}") from e
