@@ -121,13 +121,10 @@ class Pipeline:
                 groups.append([i])
                 costs.append(cost)
         # the cut whose costliest segment is cheapest: the slowest thread sets the frame rate
-        best: tuple[float, tuple[int, ...]] | None = None
-        for cuts in itertools.combinations(range(1, len(groups)), min(parts, len(groups)) - 1):
-            edges = (0, *cuts, len(groups))
-            worst = max(sum(costs[a:b]) for a, b in itertools.pairwise(edges))
-            if best is None or worst < best[0]:
-                best = (worst, cuts)
-        cuts = best[1] if best is not None else ()
+        def slowest(cuts: tuple[int, ...]) -> float:
+            return max(sum(costs[a:b]) for a, b in itertools.pairwise((0, *cuts, len(groups))))
+
+        cuts = min(itertools.combinations(range(1, len(groups)), min(parts, len(groups)) - 1), key=slowest)
         bounds = [0, *(groups[c][0] for c in cuts), n]
         return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 

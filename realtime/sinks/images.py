@@ -46,12 +46,11 @@ def write_image(path: Path, img: np.ndarray) -> None:
 
 
 def _replace_only_if_allowed(path: Path, overwrite: bool) -> None:
-    """Never write through a symbolic link (an unrelated file would get the image's bytes), and
-    never replace a file without ``overwrite``; with it, a link is replaced, not what it points to."""
+    """Never replace a file or a symbolic link without ``overwrite`` (an unrelated file would get the
+    image's bytes through a link); with it, :func:`write_image` replaces the link, not its target."""
     if path.is_symlink():
         if not overwrite:
             raise SinkError(f"{path} is a symbolic link; use --overwrite to replace the link (never what it points to)")
-        path.unlink()
     elif path.exists() and not overwrite:
         raise SinkError(f"output exists: {path} (use --overwrite to replace it)")
 

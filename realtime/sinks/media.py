@@ -50,20 +50,9 @@ _UNSEEKABLE_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_bas
 # A recording from a live source can end in a crash, a kill or a power cut, which leave an
 # ordinary MP4 without its index (no player opens it). Fragmented, each fragment carries its own
 # index: what was written before the kill plays, up to about a second before it.
-_CRASH_SAFE_OPTIONS = {fmt: {"movflags": "frag_keyframe+empty_moov+default_base_moof",
-                             "frag_duration": "1000000"} for fmt in ("mp4", "mov")}
+_CRASH_SAFE_OPTIONS = {fmt: {**_UNSEEKABLE_OPTIONS["mp4"], "frag_duration": "1000000"} for fmt in ("mp4", "mov")}
 #: Seconds a network write may wait for its peer (which may accept the connection and never read).
 WRITE_TIMEOUT_S = 5.0
-
-
-def _with_write_timeout(url: str) -> str:
-    """A TCP output URL with FFmpeg's socket I/O timeout, unless the user set one: a peer that
-    accepts the connection and never reads would otherwise block the run forever (and PyAV's
-    ``timeout`` covers reads, not writes). UDP never blocks on its peer; other protocols keep
-    their own settings."""
-    if not url.startswith("tcp://") or re.search(r"[?&]timeout=", url):
-        return url
-    return f"{url}{'&' if '?' in url else '?'}timeout={int(WRITE_TIMEOUT_S * 1e6)}"
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
 MAX_EARLY_AUDIO = 4096
 #: the silent track of ``--audio silent``: what streaming services accept everywhere
@@ -161,6 +150,16 @@ def _supported_codecs(fmt: str) -> set[str] | None:
             return set(probe.supported_codecs)
     except (AttributeError, av.error.FFmpegError, ValueError):
         return None
+
+
+def _with_write_timeout(url: str) -> str:
+    """A TCP output URL with FFmpeg's socket I/O timeout, unless the user set one: a peer that
+    accepts the connection and never reads would otherwise block the run forever (and PyAV's
+    ``timeout`` covers reads, not writes). UDP never blocks on its peer; other protocols keep
+    their own settings."""
+    if not url.startswith("tcp://") or re.search(r"[?&]timeout=", url):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}timeout={int(WRITE_TIMEOUT_S * 1e6)}"
 
 
 def check_compatible(fmt: str, codec: av.Codec, audio_streams: list, target: str) -> None:
