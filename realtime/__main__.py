@@ -1,7 +1,5 @@
 """``python -m realtime`` behaves exactly like the ``realtime`` command."""
 
-import sys
+from realtime.cli import entry
 
-from realtime.cli import main
-
-sys.exit(main())
+entry()

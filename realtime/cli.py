@@ -455,5 +455,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The ``realtime`` command: :func:`main`, then the process's exit. After a run that gave up on
+    a blocked write (a peer that stopped reading) the process ends at once: the normal shutdown
+    would free that output's container under the writer thread still blocked inside it, and its
+    finalizer would block on the same peer."""
+    code = main()
+    from realtime.runner import abandoned_writes
+
+    if abandoned_writes():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

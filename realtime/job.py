@@ -16,6 +16,7 @@ from fractions import Fraction
 from realtime.assembly import PipelineSpec, build_pipeline
 from realtime.errors import ConfigError, RealtimeError
 from realtime.frames import FramePacket
+from realtime.pipeline import Pipeline
 from realtime.runner import Runner
 from realtime.sinks import AudioMode, EncoderOptions, Sink, SinkOptions, open_sink, preflight
 from realtime.sinks.media import CODEC_ALIASES, DEFAULT_CODEC, QUALITY_CODECS
@@ -149,7 +150,10 @@ class EnhanceJob:
     """
 
     def __init__(self, input: str, spec: PipelineSpec | None = None, options: EnhanceOptions | None = None,
-                 *, on_written: Callable[[FramePacket, LiveStats], None] | None = None) -> None:
+                 *, on_written: Callable[[FramePacket, LiveStats], None] | None = None,
+                 pipeline: Pipeline | None = None) -> None:
+        """``pipeline``: one built already from ``spec`` (by :func:`build_pipeline`), reused across
+        runs so the refiner is loaded once (a batch worker); it is reset to start a new shot."""
         options = options or EnhanceOptions()
         spec = spec or PipelineSpec()
         target = parse_input(input)
@@ -174,8 +178,15 @@ class EnhanceJob:
         self.output = output
         #: lines about choices made for the caller (a runtime skipped, a decoder chosen)
         self.notes: list[str] = []
-        self.pipeline = build_pipeline(dataclasses.replace(spec, keep_original=bool(options.compare or options.show)),
-                                       notify=self.notes.append)
+        if pipeline is not None:
+            if options.compare or options.show:
+                raise ConfigError("--compare and --show need a pipeline that keeps the original frame; "
+                                  "build one for this run")
+            pipeline.reset()
+            self.pipeline = pipeline
+        else:
+            keep = bool(options.compare or options.show)
+            self.pipeline = build_pipeline(dataclasses.replace(spec, keep_original=keep), notify=self.notes.append)
         encoded = output is not None and output.kind.encoded
         source = display = None
         sinks: list[Sink] = []

@@ -17,7 +17,6 @@ and written.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Protocol
 
 import cv2
 
+from realtime.cores import available_cores
 from realtime.errors import RealtimeError
 from realtime.frames import END_OF_STREAM, FramePacket, PassthroughPacket, WorkerFailure
 from realtime.pipeline import Pipeline
@@ -45,6 +45,21 @@ GRABBER_STOP_TIMEOUT_S = 5.0
 GIL_SWITCH_INTERVAL_S = 0.001
 #: with no new frame, the window redraws the last one this often (status changes, key presses)
 REDRAW_IDLE_S = 0.25
+#: After a stop, how long a write to a stream or a pipe may stay blocked before the run gives up on
+#: that output (a peer that stopped reading): the first Ctrl-C ends a run in bounded time.
+CLOSE_TIMEOUT_S = 8.0
+#: how often the main thread looks at the writes' clocks while it waits for the writer
+WATCH_INTERVAL_S = 0.2
+#: Runners whose writer thread was left blocked inside a sink. Kept referenced for the life of the
+#: process: freeing the sink's container would write its trailer, or free memory the blocked thread
+#: is using. The command line ends the process at once after such a run (see ``abandoned_writes``).
+_ABANDONED: list[Runner] = []
+
+
+def abandoned_writes() -> bool:
+    """Whether a run of this process gave up on a blocked write (the command line then exits at once:
+    interpreter shutdown would free the blocked sink under its writer)."""
+    return bool(_ABANDONED)
 
 
 class InternalError(RealtimeError):
@@ -100,6 +115,8 @@ class Runner:
         self.q_display = FrameQueue(1, DropPolicy.LATEST) if display else None
         self.stats = LiveStats()
         self._stop = threading.Event()
+        self._stopped_at: float | None = None
+        self._abandoned = False
         self.started = False
         self._interrupted = False
         self._failure: WorkerFailure | None = None
@@ -123,6 +140,7 @@ class Runner:
         if self._stop.is_set() and self._interrupted:
             return
         self._interrupted = True
+        self._stopped_at = self._stopped_at or time.monotonic()
         self._stop.set()
         # a source waiting on purpose (pacing, a reconnect's backoff) is woken to see the stop
         interrupt = getattr(self.source, "interrupt", None)
@@ -231,14 +249,19 @@ class Runner:
             self._stop.set()
             self._cancel_all()
         finally:
-            for sink in self.sinks:
-                try:
-                    self._sink_reports.append(sink.close(failed=failure is not None))
-                except BaseException as e:  # noqa: BLE001
-                    failure = failure or WorkerFailure(e, "writer")
-            self._failure = failure
-            if self.q_display is not None:
-                self.q_display.put_final(END_OF_STREAM)
+            # unless the main thread gave up on this thread (blocked in a sink) and reported for it
+            if not self._abandoned:
+                self._close_sinks(failure)
+
+    def _close_sinks(self, failure: WorkerFailure | None) -> None:
+        for sink in self.sinks:
+            try:
+                self._sink_reports.append(sink.close(failed=failure is not None))
+            except BaseException as e:  # noqa: BLE001
+                failure = failure or WorkerFailure(e, "writer")
+        self._failure = failure
+        if self.q_display is not None:
+            self.q_display.put_final(END_OF_STREAM)
 
     def _record(self, packet: FramePacket, now: int, t_first: int) -> None:
         st = self.stats
@@ -270,7 +293,7 @@ class Runner:
         # thread per call measured 15-20% more fps at 720p and 1080p. Cores beyond our threads
         # are left to OpenCV.
         previous_threads, previous_interval = cv2.getNumThreads(), sys.getswitchinterval()
-        cv2.setNumThreads(max(1, (os.cpu_count() or 1) - len(self._workers) - 1))
+        cv2.setNumThreads(max(1, available_cores() - len(self._workers) - 1))
         sys.setswitchinterval(min(previous_interval, GIL_SWITCH_INTERVAL_S))
         try:
             return self._run()
@@ -304,17 +327,43 @@ class Runner:
 
     def _join(self) -> None:
         # Signal handlers still run while the main thread waits here (lock waits are interruptible
-        # on POSIX); they call stop(), and the writer finishes once the stream has ended.
-        self._writer.join()
+        # on POSIX); they call stop(), and the writer finishes once the stream has ended. A write
+        # blocked past its sink's limit, or still blocked CLOSE_TIMEOUT_S after a stop, is given up.
+        while self._writer.is_alive():
+            self._writer.join(timeout=WATCH_INTERVAL_S)
+            if self._writer.is_alive() and self._give_up_on_blocked_write():
+                break
         for worker in self._workers:
             worker.join(timeout=GRABBER_STOP_TIMEOUT_S)
+
+    def _give_up_on_blocked_write(self) -> bool:
+        now = time.monotonic()
+        for sink in self.sinks:
+            watch = getattr(sink, "watch", None)
+            if watch is None:
+                continue
+            overdue = watch.overdue(now)
+            after_stop = (self._stopped_at is not None and watch.abandon_on_stop
+                          and now - self._stopped_at > CLOSE_TIMEOUT_S and watch.blocked(now) > 0)
+            if overdue is None and not after_stop:
+                continue
+            # Only the writer touches sinks, and it is blocked inside this one, so this one alone
+            # is reported (the command line and the API open one sink per run).
+            self._abandoned = True
+            _ABANDONED.append(self)
+            self._sink_reports = [sink.abandon()]
+            if overdue is not None and self._failure is None:
+                self._failure = WorkerFailure(sink.write_timed_out(overdue), "writer")
+            self._cancel_all()
+            return True
+        return False
 
     def _display_loop(self) -> None:
         """Show frames as they come; with none coming (a camera reconnecting, a paced gap) the last
         one is drawn again a few times a second, so the HUD's status and keys stay live."""
         assert self.display is not None and self.q_display is not None
         last: FramePacket | None = None
-        shown_at = time.monotonic()
+        shown_at = watched_at = time.monotonic()
         try:
             while True:
                 try:
@@ -333,6 +382,10 @@ class Runner:
                 if not self.display.poll(0.001):
                     self.stop()
                     break
+                if now - watched_at >= WATCH_INTERVAL_S:  # a write blocked for good ends the run here too
+                    watched_at = now
+                    if self._writer.is_alive() and self._give_up_on_blocked_write():
+                        break
         finally:
             self.display.close()
 

@@ -497,3 +497,108 @@ def test_a_header_declaring_an_impossible_size_is_damage_in_one_line(capsys, tmp
     code, lines = run_cli(capsys, "enhance", str(bad), "-o", str(tmp_path / "o.mp4"), "-q")
     assert_one_error(code, lines, 3, "declares more data than can be allocated")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# An RTMP server made of FFmpeg's own listen mode (a real peer: handshake, connect, publish), which
+# reads some packets and then stops reading while keeping the connection open.
+_RTMP_SERVER = """
+import av, sys, time
+c = av.open(sys.argv[1], mode="r", options={"listen": "1"}, timeout=60)
+for n, _ in enumerate(c.demux(), 1):
+    if n == 30:
+        print("stopped reading", flush=True)
+        time.sleep(120)
+"""
+
+
+def test_an_rtmp_server_that_stops_reading_ends_the_run_in_bounded_time(tmp_path):
+    """FFmpeg has no write timeout for RTMP: the runner's clock on the sink's writes gives up after
+    5 s without progress, says what was sent, and the process ends (its writer stays blocked)."""
+    import subprocess
+    import time
+
+    url = f"rtmp://127.0.0.1:{_free_port()}/live/test"
+    server = subprocess.Popen([sys.executable, "-c", _RTMP_SERVER, url], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "realtime", "enhance", "synthetic:640x360@30", "-o", url,
+                               "-q"], capture_output=True, text=True, timeout=90)
+        took = time.monotonic() - t0
+    finally:
+        server.kill()
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 4 and len(lines) == 1, proc.stderr
+    assert "timed out: it accepted no data for 5 s" in lines[0], lines
+    assert re.search(r"\d+ frames were sent to rtmp://", lines[0]), lines
+    assert took < 60, took  # the frames before the stall went into the socket buffers
+
+
+def test_an_rtmp_server_that_never_answers_is_ended_by_the_watchdog():
+    """The handshake happens with Python's GIL held (in PyAV), where nothing in the process can run:
+    the watchdog process says so in one line and ends it."""
+    import socket
+    import subprocess
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+    url = f"rtmp://127.0.0.1:{server.getsockname()[1]}/live/test"
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "realtime", "enhance", "synthetic:320x240@30", "-o", url,
+                               "-q"], capture_output=True, text=True, timeout=60)
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == -9 and held, (proc.returncode, proc.stderr)  # SIGKILL: exit status 137
+    assert lines == [f"realtime: error: cannot open output {url}: no answer in 12 s (is a server there, "
+                     "accepting the stream?); the process was ended by its watchdog"], lines
+    assert time.monotonic() - t0 < 30
+
+
+def test_the_watchdog_disarmed_in_time_does_nothing():
+    import subprocess
+
+    code = ("import time\nfrom realtime.sinks.deadline import Deadline\n"
+            "Deadline.arm(0.3, 'too late')\nDeadline.disarm()\ntime.sleep(1.0)\nprint('alive')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout == "alive\n" and "too late" not in proc.stderr, proc
+
+
+def test_ctrl_c_ends_a_run_whose_pipe_reader_stopped_reading_within_15_s():
+    """A reader that never reads (and did not get the Ctrl-C): the write to the pipe stays blocked,
+    and the run gives up on it CLOSE_TIMEOUT_S after the stop, saying what the pipe got."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    r, w = os.pipe()
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "realtime", "enhance", "synthetic:640x360@30", "-o", "-"],
+                               stdout=w, stderr=subprocess.PIPE, text=True)
+        os.close(w)
+        time.sleep(6)  # the pipe's 64 kB are full long before this
+        t0 = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        os.close(r)
+    assert run.returncode == 130 and took < 15, (took, err)
+    assert "standard output stopped accepting data" in err and "Traceback" not in err, err

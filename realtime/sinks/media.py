@@ -8,6 +8,7 @@ Closing always flushes the encoder, so an interrupted run leaves a playable file
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import io
@@ -15,6 +16,7 @@ import os
 import re
 import stat
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +29,8 @@ from realtime.avcolor import bgr_to_frame, planes_to_frame
 from realtime.errors import ConfigError, SinkError, SourceError
 from realtime.frames import FramePacket, PassthroughPacket
 from realtime.planes import HD_COLOR, ColorInfo, MatrixCoefficients
+from realtime.sinks.base import WriteWatch
+from realtime.sinks.deadline import Deadline
 from realtime.sources.base import SourceInfo
 from realtime.stats import SinkReport
 from realtime.targets import OutputKind, OutputTarget, parse_output
@@ -53,6 +57,13 @@ _UNSEEKABLE_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_bas
 _CRASH_SAFE_OPTIONS = {fmt: {**_UNSEEKABLE_OPTIONS["mp4"], "frag_duration": "1000000"} for fmt in ("mp4", "mov")}
 #: Seconds a network write may wait for its peer (which may accept the connection and never read).
 WRITE_TIMEOUT_S = 5.0
+#: Seconds the first write to a network output may take: it connects and sends the header (an RTMP
+#: server's handshake and publish answers), and a server that accepts and never answers blocks it.
+OPEN_TIMEOUT_S = 10.0
+#: Seconds a connected stream's trailer may take to go out when the output is closed.
+CLOSE_TIMEOUT_S = 8.0
+#: TCP outputs time out in FFmpeg, which fails the write cleanly; the runner's watch is the backstop.
+_WATCH_MARGIN_S = 5.0
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
 MAX_EARLY_AUDIO = 4096
 #: the silent track of ``--audio silent``: what streaming services accept everywhere
@@ -160,6 +171,24 @@ def _with_write_timeout(url: str) -> str:
     if not url.startswith("tcp://") or re.search(r"[?&]timeout=", url):
         return url
     return f"{url}{'&' if '?' in url else '?'}timeout={int(WRITE_TIMEOUT_S * 1e6)}"
+
+
+def _write_watch(out: OutputTarget) -> WriteWatch | None:
+    """How long this output's writes may block (see :class:`WriteWatch`). Files: no watch, they
+    must be finalized however long the disk takes. A pipe's reader may pause as long as it likes,
+    but after a stop the run does not wait on it forever. A network output gets WRITE_TIMEOUT_S,
+    or for TCP FFmpeg's own timeout (the user's, if the URL sets one) plus a margin."""
+    if out.kind is OutputKind.VIDEO:
+        return None
+    if out.kind is OutputKind.PIPE:
+        return WriteWatch(limit_s=None, first_limit_s=None, abandon_on_stop=True)
+    limit = WRITE_TIMEOUT_S
+    if out.spec.startswith("tcp://"):
+        own = re.search(r"[?&]timeout=(-?\d+)", out.spec)
+        micros = int(own.group(1)) if own else int(WRITE_TIMEOUT_S * 1e6)
+        limit = None if micros < 0 else micros / 1e6 + _WATCH_MARGIN_S
+    return WriteWatch(limit_s=limit, first_limit_s=None if limit is None else max(limit, OPEN_TIMEOUT_S),
+                      abandon_on_stop=True)
 
 
 def check_compatible(fmt: str, codec: av.Codec, audio_streams: list, target: str) -> None:
@@ -278,6 +307,10 @@ class MediaSink:
         self._pipe = out.kind is OutputKind.PIPE
         self._fmt = out.muxer
         self._report = SinkReport(target=target, state="nothing written")
+        #: read by the runner: a write to a stream blocked past its limit ends the run (not a hang)
+        self.watch = _write_watch(out)
+        #: a network output with a connection (not UDP/RTP datagrams): its peer can stop answering
+        self._connected = out.kind is OutputKind.STREAM and not target.startswith(("udp:", "rtp:"))
         self._write_failed = False  # a mux or the trailer failed: what is on disk must be judged
         self._codec = self._choose_codec(info)
         mode = AudioMode.of(audio)
@@ -487,7 +520,8 @@ class MediaSink:
         pkt = packet.packet
         pkt.stream = self._audio_out[packet.stream_index]
         try:
-            self._container.mux(pkt)
+            with self._writing():
+                self._container.mux(pkt)
         except av.error.InvalidDataError:
             self._report.damaged_audio_packets += 1
             if self._report.damaged_audio_packets > self.max_bad_packets:
@@ -502,9 +536,50 @@ class MediaSink:
     def _mux(self, packets) -> None:
         try:
             for p in packets:
-                self._container.mux(p)
+                with self._writing():
+                    self._container.mux(p)
         except (av.error.FFmpegError, OSError) as e:
             self._mux_failed(e)
+
+    def _writing(self, *, closing: bool = False) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if self.watch is None else self._watched(closing)
+
+    @contextlib.contextmanager
+    def _watched(self, closing: bool) -> Iterator[None]:
+        """A write on the runner's clock; the connection's opening (the first write) and the trailer
+        hold the GIL in PyAV, so for a connected stream those are also on the watchdog outside the
+        interpreter (:mod:`realtime.sinks.deadline`)."""
+        assert self.watch is not None
+        guard = self._connected and (closing or self.watch.writes == 0)
+        if guard:
+            if closing:
+                Deadline.arm(CLOSE_TIMEOUT_S, f"closing {self.target} timed out: it accepted no data for "
+                             f"{CLOSE_TIMEOUT_S:.0f} s, after {self._report.frames} frames were sent; the "
+                             "process was ended by its watchdog")
+            else:
+                Deadline.arm(OPEN_TIMEOUT_S + 2, f"cannot open output {self.target}: no answer in "
+                             f"{OPEN_TIMEOUT_S + 2:.0f} s (is a server there, accepting the stream?); the "
+                             "process was ended by its watchdog")
+        try:
+            with self.watch.writing():
+                yield
+        finally:
+            if guard:
+                Deadline.disarm()
+
+    def write_timed_out(self, blocked_s: float) -> SinkError:
+        """The error for a write the runner gave up on (see :class:`WriteWatch`)."""
+        if self._report.frames == 0 and not self._pipe:
+            return SinkError(f"cannot open output {self.target}: no answer in {blocked_s:.0f} s "
+                             "(is a server there, accepting the stream?)")
+        return SinkError(f"writing {self._what()} timed out: it accepted no data for {blocked_s:.0f} s")
+
+    def abandon(self) -> SinkReport:
+        """The report of an output whose write is blocked for good, without touching the container
+        (the blocked writer thread is inside it): what was sent is what it got."""
+        self._report.notes.append(f"{self._what()} stopped accepting data: the frames after the "
+                                  f"{self._report.frames} sent were dropped")
+        return self._report
 
     def _mux_failed(self, e: Exception) -> None:
         self._write_failed = True
@@ -533,7 +608,8 @@ class MediaSink:
             problem = e
         finally:
             try:
-                self._container.close()
+                with self._writing(closing=True):
+                    self._container.close()
             except (av.error.FFmpegError, OSError) as e:
                 problem = problem or e
                 self._write_failed = True
