@@ -1,7 +1,8 @@
 """realtime: enhance live camera feeds, video files and photos in real time.
 
-The Python API in five names: :class:`Enhancer` (photos, video frames and every intermediate of a
+The Python API in six names: :class:`Enhancer` (photos, video frames and every intermediate of a
 photo, with :meth:`~Enhancer.trace`), :func:`enhance_file` (what ``realtime enhance`` does),
+:func:`batch` (what ``realtime batch`` does: many files on Ray),
 :func:`register_stage` / :func:`stage` (a function of your own as a pipeline stage), and the
 :class:`RealtimeError` family of errors. Names load on first use, so ``import realtime`` stays
 cheap for the command line.
@@ -21,6 +22,7 @@ _EXPORTS = {
     "Step": "realtime.api",
     "RefinerDecision": "realtime.api",
     "enhance_file": "realtime.api",
+    "batch": "realtime.api",
     "demo_clip": "realtime.samples",
     "sample_photo": "realtime.samples",
     "PipelineSpec": "realtime.assembly",
@@ -59,6 +61,7 @@ __all__ = [
     "Step",
     "Trace",
     "__version__",
+    "batch",
     "build_pipeline",
     "demo_clip",
     "enhance_file",
@@ -103,7 +106,7 @@ def __dir__() -> list[str]:
 
 
 if _TYPE_CHECKING:
-    from realtime.api import Enhancer, RefinerDecision, Step, Trace, enhance_file
+    from realtime.api import Enhancer, RefinerDecision, Step, Trace, batch, enhance_file
     from realtime.assembly import PipelineSpec, build_pipeline
     from realtime.errors import (
         BackendError,

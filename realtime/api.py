@@ -36,7 +36,7 @@ from realtime.frames import FramePacket
 from realtime.stats import RunReport
 from realtime.trace import RefinerDecision, Step, Trace, trace_packet
 
-__all__ = ["Enhancer", "RefinerDecision", "Step", "Trace", "enhance_file"]
+__all__ = ["Enhancer", "RefinerDecision", "Step", "Trace", "batch", "enhance_file"]
 
 ORDERS = ("bgr", "rgb")
 
@@ -232,3 +232,33 @@ def enhance_file(src: str | Path, dst: str | Path | None, *, preset: str = "lowl
         finally:
             if bar is not None:
                 bar.close()
+
+
+def batch(inputs: str | Path | Sequence[str | Path], outdir: str | Path, *, preset: str = "lowlight",
+          stages: Sequence[Any] | None = None, config: ConfigLike | None = None, refiner: str = "auto",
+          backend: str = "auto", refiner_model: str | Path | None = None, codec: str | None = None,
+          crf: int | None = None, encoder_preset: str | None = None, audio: bool | str = True,
+          overwrite: bool = False, max_bad_frames: int = 25, bitrate: int | None = None, gop: int | None = None,
+          pattern: str | None = None, from_list: str | Path | None = None, ext: str | None = None,
+          address: str | None = None, workers: int | None = None, cpus_per_worker: float = 2.0,
+          gpus_per_worker: float = 0.0, resume: bool = False, max_failures: int | None = None,
+          progress: bool = False, on_file: Callable[[Any], None] | None = None) -> Any:
+    """Do what ``realtime batch INPUTS -o OUTDIR`` does, on Ray, and return its
+    :class:`~realtime.batching.BatchReport` (each file's :class:`~realtime.batching.Record`, per-worker
+    throughput, the manifest's path). A file that fails does not raise: it is a failed record, as
+    in the manifest. Ray is started locally unless it is running already (then that one is used)
+    or ``address`` names a cluster; ``on_file`` is called with each record as its file finishes.
+    """
+    from realtime.batching import BatchOptions, run_batch
+    from realtime.job import EnhanceOptions
+
+    names = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
+    enhance = EnhanceOptions(codec=codec, crf=crf, encoder_preset=encoder_preset, audio=audio, overwrite=overwrite,
+                             max_bad_frames=max_bad_frames, bitrate=bitrate, gop=gop)
+    options = BatchOptions(enhance=enhance, pattern=pattern, from_list=str(from_list) if from_list else None,
+                           ext=ext, address=address, workers=workers, cpus_per_worker=cpus_per_worker,
+                           gpus_per_worker=gpus_per_worker, resume=resume, max_failures=max_failures,
+                           progress=progress)
+    spec = PipelineSpec(preset=preset, stages=tuple(stages) if stages is not None else None, config=config,
+                        refiner=refiner, refiner_model=refiner_model, backend=backend)
+    return run_batch(names, outdir, spec, options, on_record=on_file)

@@ -160,6 +160,41 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="refiner model (default: the one shipped in the package, realtime/data/refiner.onnx)")
 
 
+def _add_read_options(io: argparse._ArgumentGroup) -> None:
+    """How a file is read: the same for `enhance` and every file of a `batch`."""
+    io.add_argument("--max-bad-frames", type=_non_negative_int, default=25, metavar="N",
+                    help="undecodable frames tolerated before stopping (default 25)")
+    io.add_argument("--fps", type=_fps,
+                    help="frame rate of the output: an image sequence's (default 25), or a video resampled to it "
+                         "(frames dropped or repeated as FFmpeg's fps filter does, audio kept)")
+    io.add_argument("-ss", "--start", type=_seconds, metavar="S",
+                    help="start this far into a file (seconds or HH:MM:SS); the output starts at 0")
+    io.add_argument("-t", "--duration", type=_seconds, metavar="S", help="read this much of a file (seconds)")
+    io.add_argument("--scale", type=_size(2, True), metavar="WxH",
+                    help="resize every frame before the stages, e.g. 1280x720 or 1280x-1 (keep the aspect)")
+    io.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"),
+                    help="video decoder for files and streams: software (default), nvdec (NVIDIA's hardware "
+                         "decoder, insisted on) or auto (NVDEC where it opens, else software, and says which)")
+
+
+def _add_encoder_options(io: argparse._ArgumentGroup) -> None:
+    """How the output is encoded: the same for `enhance` and every file of a `batch`."""
+    io.add_argument("--codec",
+                    help="video encoder (default libx264); auto: NVENC where it opens, else libx264; "
+                         "h264_nvenc insists on NVENC")
+    io.add_argument("--crf", type=_crf, help="x264/x265 quality, lower is better (default 20)")
+    io.add_argument("--encoder-preset",
+                    help="x264 preset (default superfast for files, ultrafast for streams; veryfast: smaller files)")
+    io.add_argument("--audio", choices=("copy", "none", "silent"),
+                    help="copy the input's audio (default), none, or silent: a silent AAC track for streaming "
+                         "services that demand audio")
+    io.add_argument("--no-audio", action="store_true", help="the same as --audio none")
+    io.add_argument("--bitrate", type=_rate, metavar="RATE", help="video bit rate target, e.g. 4M or 2500k")
+    io.add_argument("--maxrate", type=_rate, metavar="RATE", help="video bit rate cap (with --bufsize)")
+    io.add_argument("--bufsize", type=_rate, metavar="SIZE", help="rate control buffer, e.g. 8M (2x maxrate is usual)")
+    io.add_argument("--gop", type=_positive_int, metavar="N", help="frames between keyframes (default 2 s of frames)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="realtime", description="Enhance dark, noisy, flat or soft video in real time.")
     parser.add_argument("--version", action="version", version=f"realtime {__version__}")
@@ -173,17 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--show", action="store_true", help="open a window with a HUD (h for its keys)")
     _add_pipeline_options(e)
     io = e.add_argument_group("input and output")
-    io.add_argument("--max-bad-frames", type=_non_negative_int, default=25, metavar="N",
-                    help="undecodable frames tolerated before stopping (default 25)")
+    _add_read_options(io)
     io.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
-    io.add_argument("--fps", type=_fps,
-                    help="frame rate of the output: an image sequence's (default 25), or a video resampled to it "
-                         "(frames dropped or repeated as FFmpeg's fps filter does, audio kept)")
-    io.add_argument("-ss", "--start", type=_seconds, metavar="S",
-                    help="start this far into a file (seconds or HH:MM:SS); the output starts at 0")
-    io.add_argument("-t", "--duration", type=_seconds, metavar="S", help="read this much of a file (seconds)")
-    io.add_argument("--scale", type=_size(2, True), metavar="WxH",
-                    help="resize every frame before the stages, e.g. 1280x720 or 1280x-1 (keep the aspect)")
     pace = io.add_mutually_exclusive_group()
     pace.add_argument("--pace", dest="pace", action="store_const", const=True, default=None,
                       help="read a file at its own speed (FFmpeg's -re); default when the output is live: a "
@@ -196,25 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--lossless", dest="live", action="store_const", const=False,
                       help="read a URL, pipe or live stream losslessly: every frame processed "
                            "(default for URLs of files with a known duration, and pipes)")
-    io.add_argument("--decoder", default="software", choices=("software", "nvdec", "auto"),
-                    help="video decoder for files and streams: software (default), nvdec (NVIDIA's hardware "
-                         "decoder, insisted on) or auto (NVDEC where it opens, else software, and says which)")
-    io.add_argument("--codec",
-                    help="video encoder (default libx264); auto: NVENC where it opens, else libx264; "
-                         "h264_nvenc insists on NVENC")
-    io.add_argument("--crf", type=_crf, help="x264/x265 quality, lower is better (default 20)")
-    io.add_argument("--encoder-preset",
-                    help="x264 preset (default superfast for files, ultrafast for streams; veryfast: smaller files)")
-    io.add_argument("--audio", choices=("copy", "none", "silent"),
-                    help="copy the input's audio (default), none, or silent: a silent AAC track for streaming "
-                         "services that demand audio")
-    io.add_argument("--no-audio", action="store_true", help="the same as --audio none")
+    _add_encoder_options(io)
     io.add_argument("--format", metavar="MUXER",
                     help="container of a pipe or stream: mpegts (default for - and udp://), nut, matroska, flv, mp4")
-    io.add_argument("--bitrate", type=_rate, metavar="RATE", help="video bit rate target, e.g. 4M or 2500k")
-    io.add_argument("--maxrate", type=_rate, metavar="RATE", help="video bit rate cap (with --bufsize)")
-    io.add_argument("--bufsize", type=_rate, metavar="SIZE", help="rate control buffer, e.g. 8M (2x maxrate is usual)")
-    io.add_argument("--gop", type=_positive_int, metavar="N", help="frames between keyframes (default 2 s of frames)")
     cam = e.add_argument_group("camera")
     cam.add_argument("--camera-size", type=_size(16, False), metavar="WxH", help="ask the camera for this size")
     cam.add_argument("--camera-fps", type=_positive_float, metavar="N", help="ask the camera for this rate")
@@ -227,6 +237,39 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     e.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     e.set_defaults(func=_cmd_enhance)
+
+    bt = sub.add_parser("batch", help="enhance many video files into a mirrored folder tree, on Ray "
+                        "(local, or a cluster), resumable, with a manifest")
+    bt.add_argument("inputs", nargs="*", metavar="INPUT",
+                    help="video files, folders (searched recursively), globs ('in/**/*.mp4') or URLs")
+    bt.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                    help="the output tree: each file at its path under its folder or glob, and manifest.jsonl")
+    bt.add_argument("--pattern", metavar="GLOB",
+                    help="file names to take in folders, e.g. '*.mp4' (default: every video extension)")
+    bt.add_argument("--from-list", metavar="FILE", help="a text file of paths or URLs, one per line")
+    bt.add_argument("--ext", metavar=".EXT", help="container of the outputs, e.g. .mkv (default: each input's own)")
+    ray_group = bt.add_argument_group("Ray")
+    ray_group.add_argument("--address", metavar="ADDR",
+                           help="an existing Ray cluster: auto, or ray://host:10001 (default: a local Ray, "
+                                "started and stopped here)")
+    ray_group.add_argument("--workers", type=_positive_int, metavar="N",
+                           help="workers (default: as many as the cluster's CPUs fit)")
+    ray_group.add_argument("--cpus-per-worker", type=_positive_float, default=2.0, metavar="N",
+                           help="CPUs per worker (default 2: the pipeline's two threads)")
+    ray_group.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="N",
+                           help="GPUs per worker, with --backend cuda, --refiner tensorrt or --decoder nvdec")
+    ray_group.add_argument("--resume", action="store_true",
+                           help="skip files the manifest has done with the same options (output unchanged)")
+    ray_group.add_argument("--max-failures", type=_positive_int, metavar="N",
+                           help="stop starting files after N have failed (default: go on to the end)")
+    _add_pipeline_options(bt)
+    bio = bt.add_argument_group("each file")
+    _add_read_options(bio)
+    _add_encoder_options(bio)
+    bio.add_argument("-y", "--overwrite", action="store_true", help="replace outputs that exist")
+    bio.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    bt.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    bt.set_defaults(func=_cmd_batch)
 
     b = sub.add_parser("bench", help="measure fps, per-stage ms and resources, against FFmpeg's filter chain")
     b.add_argument("input", nargs="?",
@@ -315,20 +358,27 @@ def pipeline_spec(args: argparse.Namespace) -> PipelineSpec:
                         refiner_model=args.refiner_model, backend=args.backend)
 
 
+def _file_options(args: argparse.Namespace) -> dict:
+    """The EnhanceOptions fields `enhance` and `batch` share: how a file is read and encoded."""
+    if args.no_audio and args.audio not in (None, "none"):
+        raise ConfigError(f"--no-audio contradicts --audio {args.audio}")
+    return dict(max_bad_frames=args.max_bad_frames, fps=args.fps, decoder=args.decoder, codec=args.codec,
+                crf=args.crf, encoder_preset=args.encoder_preset,
+                audio="none" if args.no_audio else (args.audio or "copy"), overwrite=args.overwrite,
+                bitrate=args.bitrate, maxrate=args.maxrate, bufsize=args.bufsize, gop=args.gop, start=args.start,
+                duration=args.duration, scale=args.scale)
+
+
 def _cmd_enhance(args: argparse.Namespace) -> int:
     from realtime.job import EnhanceJob, EnhanceOptions
     from realtime.progress import FileProgress, LiveStatus
 
-    if args.no_audio and args.audio not in (None, "none"):
-        raise ConfigError(f"--no-audio contradicts --audio {args.audio}")
-    audio = "none" if args.no_audio else (args.audio or "copy")
+    shared = _file_options(args)
+    audio = shared["audio"]
     options = EnhanceOptions(
-        output=args.output, show=args.show, max_bad_frames=args.max_bad_frames, frames=args.frames, fps=args.fps,
-        decoder=args.decoder, codec=args.codec, crf=args.crf, encoder_preset=args.encoder_preset,
-        audio=audio, overwrite=args.overwrite, compare=args.compare, pace=args.pace, live=args.live,
-        format=args.format, bitrate=args.bitrate, maxrate=args.maxrate, bufsize=args.bufsize, gop=args.gop,
-        start=args.start, duration=args.duration, scale=args.scale, camera_size=args.camera_size,
-        camera_fps=args.camera_fps, camera_format=args.camera_format, camera_timeout=args.camera_timeout)
+        output=args.output, show=args.show, frames=args.frames, compare=args.compare, pace=args.pace,
+        live=args.live, format=args.format, camera_size=args.camera_size, camera_fps=args.camera_fps,
+        camera_format=args.camera_format, camera_timeout=args.camera_timeout, **shared)
     job = EnhanceJob(args.input, pipeline_spec(args), options)
     info = job.info
     if not args.quiet:
@@ -414,6 +464,45 @@ def _traced(trace) -> str:
     if trace.index is None:
         return "the photo"
     return f"frame {trace.index}" + (f" ({trace.time_s:.2f} s)" if trace.time_s is not None else "")
+
+
+# -- batch ------------------------------------------------------------------------------------
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from realtime.batching import BatchOptions, run_batch
+    from realtime.job import EnhanceOptions
+
+    options = BatchOptions(enhance=EnhanceOptions(**_file_options(args)), pattern=args.pattern,
+                           from_list=args.from_list, ext=args.ext, address=args.address, workers=args.workers,
+                           cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
+                           resume=args.resume, max_failures=args.max_failures, progress=not args.quiet)
+    say = (lambda line: None) if args.quiet else _note
+    report = run_batch(args.inputs, args.output, pipeline_spec(args), options, notify=say)
+    if not args.quiet:
+        _print_batch_summary(report)
+    if report.failed:
+        print(f"realtime: error: {report.failed} of {len(report.records)} files failed (each one's error is in "
+              f"{report.manifest})", file=sys.stderr)
+        return 6
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _print_batch_summary(report) -> None:
+    parts = [f"{report.done} done", f"{report.failed} failed", f"{report.skipped} skipped"]
+    if report.cancelled:
+        parts.append(f"{report.cancelled} cancelled")
+    if report.not_started:
+        parts.append(f"{report.not_started} not started")
+    _note(f"batch {'stopped early' if report.interrupted else 'finished'}: {', '.join(parts)}; "
+          f"{report.frames} frames in {report.processing_s:.1f} s ({report.fps:.1f} fps over the cluster; "
+          f"{report.elapsed_s:.1f} s with Ray's start-up)")
+    if report.workers:
+        width = max(len(w.name) for w in report.workers)
+        _note(f"{'worker':<{width}}  files  frames   busy s     fps")
+        for w in report.workers:
+            _note(f"{w.name:<{width}}  {w.files:>5}  {w.frames:>6}  {w.busy_s:>7.1f}  {w.fps:>6.1f}")
+    _note(f"manifest: {report.manifest}")
 
 
 # -- bench and doctor -------------------------------------------------------------------------
