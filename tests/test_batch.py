@@ -301,3 +301,21 @@ def test_a_killed_batch_resumes_without_redoing_work_or_leaving_half_files(six_c
     for path, digest in finished.items():
         assert checksum(path) == digest  # finished work was not redone
     assert len([r for r in records if r["status"] == "done"]) == 6
+
+
+def test_a_second_ctrl_c_cancels_the_files_in_progress(tmp_path):
+    clip(tmp_path / "in" / "long.mp4", frames=900, width=640, height=360)
+    out = tmp_path / "out"
+    proc = _batch(str(tmp_path / "in"), "-o", str(out), "--workers", "1", "--cpus-per-worker", "1")
+    deadline = time.monotonic() + 90
+    while not (out / ".long.partial.mp4").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert (out / ".long.partial.mp4").exists(), "the file never started"
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.monotonic() - t0 < 15, err
+    assert "0 done, 0 failed, 0 skipped, 1 cancelled" in err and "Traceback" not in err, err
+    assert not list(out.rglob("*.mp4"))  # neither the output nor its temporary file

@@ -18,9 +18,11 @@ import logging
 import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,8 @@ from realtime.targets import InputKind, parse_output
 DEFAULT_CPUS_PER_WORKER = 2.0
 #: how often the driver asks the workers how many frames they have written (the live fps)
 POLL_S = 0.5
+#: seconds to wait for a cluster address to accept a connection
+CONNECT_TIMEOUT_S = 5.0
 #: the window the cluster's live fps is measured over
 FPS_WINDOW_S = 3.0
 _INSTALL = "realtime batch runs on Ray, which is not installed: pip install 'realtime-enhance[batch]'"
@@ -166,6 +170,22 @@ def _check(spec: PipelineSpec, options: BatchOptions, notify: Callable[[str], No
     build_pipeline(spec, notify=notify)  # a bad preset, stage, config or model: one line, now
 
 
+def _reachable(address: str | None) -> None:
+    """A cluster address that answers nothing fails in one line here: Ray itself would retry for
+    minutes, logging from its C++ core."""
+    if address in (None, "auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--address {address}: give auto, host:port (the head's GCS, usually 6379) or "
+                          "ray://host:10001")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: {getattr(e, 'strerror', None) or e}") from e
+
+
 def _import_ray():
     try:
         import ray
@@ -257,12 +277,15 @@ def run_batch(inputs: Sequence[str], outdir: str | os.PathLike[str], spec: Pipel
         return report
     started = not ray.is_initialized()
     if started:
+        _reachable(options.address)
         try:
-            ray.init(address=options.address, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
+            with warnings.catch_warnings():  # Ray's own warnings (a client timeout) would be a second line
+                warnings.simplefilter("ignore")
+                ray.init(address=options.address, include_dashboard=False, logging_level=logging.ERROR,
+                         log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as e:
             where = options.address or "a local Ray"
-            raise ConfigError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from e
+            raise ConfigError(f"cannot start or reach {where}: {_first_line(e).rstrip(':')}") from e
     try:
         _run(ray, todo, spec, options, digest, manifest, report, say, on_record)
     finally:

@@ -97,6 +97,8 @@ def plan(inputs: Sequence[str], outdir: str | os.PathLike[str], *, pattern: str 
     """The batch's items, in a stable order. A path given on the command line that does not exist is
     an error at once (a typo); an entry of a list that does not exist fails as that file, later."""
     out_root = Path(outdir)
+    if out_root.exists() and not out_root.is_dir():
+        raise ConfigError(f"-o {outdir} is a file; a batch writes a folder tree (give a folder)")
     skip = out_root.resolve()
     if ext is not None:
         ext = ext if ext.startswith(".") else f".{ext}"
