@@ -238,23 +238,31 @@ def batch(inputs: str | Path | Sequence[str | Path], outdir: str | Path, *, pres
           stages: Sequence[Any] | None = None, config: ConfigLike | None = None, refiner: str = "auto",
           backend: str = "auto", refiner_model: str | Path | None = None, codec: str | None = None,
           crf: int | None = None, encoder_preset: str | None = None, audio: bool | str = True,
-          overwrite: bool = False, max_bad_frames: int = 25, bitrate: int | None = None, gop: int | None = None,
-          pattern: str | None = None, from_list: str | Path | None = None, ext: str | None = None,
-          address: str | None = None, workers: int | None = None, cpus_per_worker: float = 2.0,
-          gpus_per_worker: float = 0.0, resume: bool = False, max_failures: int | None = None,
-          progress: bool = False, on_file: Callable[[Any], None] | None = None) -> Any:
+          overwrite: bool = False, max_bad_frames: int = 25, fps: Any = None, decoder: str = "software",
+          start: float | None = None, duration: float | None = None, scale: tuple[int, int] | None = None,
+          bitrate: int | None = None, maxrate: int | None = None, bufsize: int | None = None,
+          gop: int | None = None, pattern: str | None = None, from_list: str | Path | None = None,
+          ext: str | None = None, address: str | None = None, workers: int | None = None,
+          cpus_per_worker: float = 2.0, gpus_per_worker: float = 0.0, resume: bool = False,
+          max_failures: int | None = None, progress: bool = False,
+          on_file: Callable[[Any], None] | None = None) -> Any:
     """Do what ``realtime batch INPUTS -o OUTDIR`` does, on Ray, and return its
     :class:`~realtime.batching.BatchReport` (each file's :class:`~realtime.batching.Record`, per-worker
     throughput, the manifest's path). A file that fails does not raise: it is a failed record, as
     in the manifest. Ray is started locally unless it is running already (then that one is used)
     or ``address`` names a cluster; ``on_file`` is called with each record as its file finishes.
+    Options mean what :func:`enhance_file`'s and the command line's do.
     """
+    from fractions import Fraction
+
     from realtime.batching import BatchOptions, run_batch
     from realtime.job import EnhanceOptions
 
     names = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
     enhance = EnhanceOptions(codec=codec, crf=crf, encoder_preset=encoder_preset, audio=audio, overwrite=overwrite,
-                             max_bad_frames=max_bad_frames, bitrate=bitrate, gop=gop)
+                             max_bad_frames=max_bad_frames, fps=Fraction(fps) if fps is not None else None,
+                             decoder=decoder, start=start, duration=duration, scale=scale, bitrate=bitrate,
+                             maxrate=maxrate, bufsize=bufsize, gop=gop)
     options = BatchOptions(enhance=enhance, pattern=pattern, from_list=str(from_list) if from_list else None,
                            ext=ext, address=address, workers=workers, cpus_per_worker=cpus_per_worker,
                            gpus_per_worker=gpus_per_worker, resume=resume, max_failures=max_failures,

@@ -494,7 +494,8 @@ def _print_batch_summary(report) -> None:
         parts.append(f"{report.cancelled} cancelled")
     if report.not_started:
         parts.append(f"{report.not_started} not started")
-    _note(f"batch {'stopped early' if report.interrupted else 'finished'}: {', '.join(parts)}; "
+    early = report.interrupted or report.not_started or report.cancelled
+    _note(f"batch {'stopped early' if early else 'finished'}: {', '.join(parts)}; "
           f"{report.frames} frames in {report.processing_s:.1f} s ({report.fps:.1f} fps over the cluster; "
           f"{report.elapsed_s:.1f} s with Ray's start-up)")
     if report.workers:

@@ -47,7 +47,7 @@ GIL_SWITCH_INTERVAL_S = 0.001
 REDRAW_IDLE_S = 0.25
 #: After a stop, how long a write to a stream or a pipe may stay blocked before the run gives up on
 #: that output (a peer that stopped reading): the first Ctrl-C ends a run in bounded time.
-CLOSE_TIMEOUT_S = 8.0
+STOP_GIVE_UP_S = 8.0
 #: how often the main thread looks at the writes' clocks while it waits for the writer
 WATCH_INTERVAL_S = 0.2
 #: Runners whose writer thread was left blocked inside a sink. Kept referenced for the life of the
@@ -328,7 +328,7 @@ class Runner:
     def _join(self) -> None:
         # Signal handlers still run while the main thread waits here (lock waits are interruptible
         # on POSIX); they call stop(), and the writer finishes once the stream has ended. A write
-        # blocked past its sink's limit, or still blocked CLOSE_TIMEOUT_S after a stop, is given up.
+        # blocked past its sink's limit, or still blocked STOP_GIVE_UP_S after a stop, is given up.
         while self._writer.is_alive():
             self._writer.join(timeout=WATCH_INTERVAL_S)
             if self._writer.is_alive() and self._give_up_on_blocked_write():
@@ -337,14 +337,16 @@ class Runner:
             worker.join(timeout=GRABBER_STOP_TIMEOUT_S)
 
     def _give_up_on_blocked_write(self) -> bool:
+        if self._abandoned:  # given up already (by the window's loop, say): once is enough
+            return True
         now = time.monotonic()
         for sink in self.sinks:
             watch = getattr(sink, "watch", None)
             if watch is None:
                 continue
             overdue = watch.overdue(now)
-            after_stop = (self._stopped_at is not None and watch.abandon_on_stop
-                          and now - self._stopped_at > CLOSE_TIMEOUT_S and watch.blocked(now) > 0)
+            after_stop = (self._stopped_at is not None and now - self._stopped_at > STOP_GIVE_UP_S
+                          and watch.blocked(now) > 0)
             if overdue is None and not after_stop:
                 continue
             # Only the writer touches sinks, and it is blocked inside this one, so this one alone

@@ -46,8 +46,17 @@ def test_a_folder_is_mirrored_under_outdir(tmp_path):
     items = plan([str(src)], tmp_path / "out")
     assert [i.rel for i in items] == ["cam1/a.mp4", "cam1/b.MKV", "cam2/e.mkv", "cam2/night/c.ts"]
     assert items[2].output == str(tmp_path / "out" / "cam2" / "e.mkv")  # .mpg is read, not written
-    assert Path(items[0].partial).name == ".a.partial.mp4" and Path(items[0].partial).parent == tmp_path / "out/cam1"
+    first = Path(items[0].partial())
+    assert first.name == ".a.partial.mp4" and first.parent == tmp_path / "out" / "cam1"
+    assert Path(items[0].partial(2)).name == ".a.partial2.mp4"  # a retry never shares its temporary file
     assert [i.rel for i in plan([str(src)], tmp_path / "out", pattern="*.ts", ext="mkv")] == ["cam2/night/c.mkv"]
+
+
+def test_a_name_with_brackets_is_a_file_not_a_pattern(tmp_path):
+    _touch(tmp_path / "Movie [1080p].mkv")
+    _touch(tmp_path / "Movie 1.mkv")  # what the brackets would match as a glob
+    items = plan([str(tmp_path / "Movie [1080p].mkv")], tmp_path / "out")
+    assert [i.rel for i in items] == ["Movie [1080p].mkv"]
 
 
 def test_outdir_inside_an_input_folder_is_not_read_back(tmp_path):
@@ -172,12 +181,18 @@ def test_resume_skips_what_is_done_and_refuses_what_it_cannot_trust(local_ray, f
     again = realtime.batch(good, out, resume=True)
     assert (again.done, again.skipped) == (0, 3)
     assert [ln["status"] for ln in _records(out)] == ["done"] * 3 + ["skipped"] * 3
-    with pytest.raises(ConfigError, match="was not made by a finished run with these options"):
+    with pytest.raises(ConfigError, match="made from another input or with other options"):
         realtime.batch(good, out, resume=True, crf=30)  # other options: the outputs are not theirs
+    again = realtime.batch(good, out, resume=True, preset="lowlight", audio="copy", max_bad_frames=3)
+    assert again.skipped == 3  # the same choices said another way: the same outputs
     (out / "b.mp4").write_bytes(b"changed")
     redo = realtime.batch(good, out, resume=True, overwrite=True, workers=1, cpus_per_worker=1)
     assert (redo.done, redo.skipped) == (1, 2) and redo.records[-1].output.endswith("b.mp4")
     assert len(read_video(out / "b.mp4")[1]) == 20
+    source = root / "cam2" / "b.mp4"
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))  # recorded again
+    with pytest.raises(ConfigError, match="made from another input"):
+        realtime.batch(good, out, resume=True)
 
 
 def test_max_failures_stops_starting_files(local_ray, tmp_path):

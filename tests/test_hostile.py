@@ -582,7 +582,7 @@ def test_the_watchdog_disarmed_in_time_does_nothing():
 
 def test_ctrl_c_ends_a_run_whose_pipe_reader_stopped_reading_within_15_s():
     """A reader that never reads (and did not get the Ctrl-C): the write to the pipe stays blocked,
-    and the run gives up on it CLOSE_TIMEOUT_S after the stop, saying what the pipe got."""
+    and the run gives up on it STOP_GIVE_UP_S after the stop, saying what the pipe got."""
     import os
     import signal
     import subprocess

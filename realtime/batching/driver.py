@@ -32,7 +32,7 @@ from typing import Any
 from realtime.assembly import PipelineSpec, build_pipeline
 from realtime.batching.manifest import Manifest, Record, Status, options_hash
 from realtime.batching.plan import BatchItem, plan
-from realtime.batching.worker import BatchWorker, remove_quietly
+from realtime.batching.worker import BatchWorker, input_identity, remove_quietly
 from realtime.errors import ConfigError, RealtimeError
 from realtime.job import EnhanceOptions, check_options
 from realtime.targets import InputKind, parse_output
@@ -43,6 +43,11 @@ DEFAULT_CPUS_PER_WORKER = 2.0
 POLL_S = 0.5
 #: seconds to wait for a cluster address to accept a connection
 CONNECT_TIMEOUT_S = 5.0
+#: seconds a new worker may take to start and answer (it imports OpenCV, PyAV, ONNX Runtime and
+#: loads the refiner; on a busy cluster Ray may also wait for room)
+START_TIMEOUT_S = 300.0
+#: a CPU count divided by CPUs per worker is rounded down after this much slack (0.3 / 0.1)
+_EPSILON = 1e-9
 #: the window the cluster's live fps is measured over
 FPS_WINDOW_S = 3.0
 _INSTALL = "realtime batch runs on Ray, which is not installed: pip install 'realtime-enhance[batch]'"
@@ -129,28 +134,32 @@ def _file_digest(path: Any) -> str | None:
         return None
 
 
-#: options that do not change an output's bytes
-_NOT_IN_THE_BYTES = frozenset({"output", "overwrite"})
+#: options that do not change an output's bytes: where it goes, and how many bad frames fail a file
+_NOT_IN_THE_BYTES = frozenset({"output", "overwrite", "max_bad_frames"})
 
 
-def batch_hash(spec: PipelineSpec, enhance: EnhanceOptions, ext: str | None) -> str:
-    """Everything that decides an output's bytes: the pipeline (a config or model file by its
-    content), the encoder and its options, the extension, and this version of realtime."""
+def batch_hash(spec: PipelineSpec, enhance: EnhanceOptions, ext: str | None, pipeline: str) -> str:
+    """Everything that decides an output's bytes, as resolved values (no preset and ``lowlight``,
+    ``audio=True`` and ``"copy"`` are the same): the pipeline as built (its stages, backend and
+    refiner runtime), a config or model file by its content, the encoder and its options, the
+    extension, and this version of realtime."""
     from realtime import __version__
     from realtime.refiner import default_model
+    from realtime.sinks import AudioMode
 
     model = spec.refiner_model or (default_model() if spec.refiner != "off" else None)
     config = spec.config if isinstance(spec.config, dict) else _file_digest(spec.config) or spec.config
-    facts = {"preset": spec.preset, "stages": [str(s) for s in spec.stages or ()], "config": config,
-             "refiner": spec.refiner, "model": _file_digest(model) if model else None, "backend": str(spec.backend),
-             "options": {k: v for k, v in dataclasses.asdict(enhance).items() if k not in _NOT_IN_THE_BYTES},
-             "ext": ext,
+    chosen = {k: v for k, v in dataclasses.asdict(enhance).items() if k not in _NOT_IN_THE_BYTES}
+    chosen["audio"] = AudioMode.of(enhance.audio).value
+    facts = {"preset": spec.preset or "lowlight", "pipeline": pipeline, "config": config,
+             "model": _file_digest(model) if model else None, "options": chosen, "ext": ext,
              "version": __version__}
     return options_hash(facts)
 
 
-def _check(spec: PipelineSpec, options: BatchOptions, notify: Callable[[str], None]) -> None:
-    """What would fail every file fails once, here, before Ray starts."""
+def _check(spec: PipelineSpec, options: BatchOptions, notify: Callable[[str], None]) -> str:
+    """What would fail every file fails once, here, before Ray starts; returns what the pipeline
+    is, as built here (a GPU pipeline is built by the GPU workers only: this machine may have none)."""
     e = options.enhance
     for flag, bad in (("--show", e.show), ("--compare", e.compare), ("-o", e.output), ("--live", e.live),
                       ("--pace", e.pace), ("--format", e.format)):
@@ -167,7 +176,9 @@ def _check(spec: PipelineSpec, options: BatchOptions, notify: Callable[[str], No
         raise ConfigError("--gpus-per-worker gives workers a GPU, and nothing would use it: choose --backend cuda, "
                           "--refiner tensorrt or --decoder nvdec")
     check_options(e, InputKind.VIDEO, parse_output(f"x{options.ext or '.mp4'}"))
-    build_pipeline(spec, notify=notify)  # a bad preset, stage, config or model: one line, now
+    if gpu_work:
+        return f"{spec!r}"
+    return build_pipeline(spec, notify=notify).describe()  # a bad preset, stage, config or model: one line, now
 
 
 def _reachable(address: str | None) -> None:
@@ -260,15 +271,19 @@ def run_batch(inputs: Sequence[str], outdir: str | os.PathLike[str], spec: Pipel
     items = [dataclasses.replace(i, input=i.input if "://" in i.input else os.path.abspath(i.input),
                                  output=os.path.abspath(i.output)) for i in items]
     ray = _import_ray()
-    _check(spec, options, say)
-    digest = batch_hash(spec, options.enhance, options.ext)
+    notes: list[str] = []
+    pipeline = _check(spec, options, notes.append)
+    for note in notes:
+        say(note)
+    digest = batch_hash(spec, options.enhance, options.ext, pipeline)
     manifest = Manifest(outdir)
     records: list[Record] = []
     todo = _todo(items, manifest, digest, options, records)
     for record in records:
         manifest.append(record)
     for item in todo:
-        remove_quietly(item.partial)  # left by a killed batch
+        for partial in item.partials():
+            remove_quietly(partial)  # left by a killed batch
     if records:
         say(f"resume: {len(records)} files done already with these options, skipped")
     report = BatchReport(records=records, elapsed_s=0.0, manifest=str(manifest.path))
@@ -281,13 +296,14 @@ def run_batch(inputs: Sequence[str], outdir: str | os.PathLike[str], spec: Pipel
         try:
             with warnings.catch_warnings():  # Ray's own warnings (a client timeout) would be a second line
                 warnings.simplefilter("ignore")
-                ray.init(address=options.address, include_dashboard=False, logging_level=logging.ERROR,
-                         log_to_driver=False)
+                # "local": a Ray of our own, never one that $RAY_ADDRESS or an earlier `ray start` names
+                ray.init(address=options.address or "local", include_dashboard=False,
+                         logging_level=logging.ERROR, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as e:
             where = options.address or "a local Ray"
             raise ConfigError(f"cannot start or reach {where}: {_first_line(e).rstrip(':')}") from e
     try:
-        _run(ray, todo, spec, options, digest, manifest, report, say, on_record)
+        _Pool(ray, spec, options, digest, manifest, report, say, on_record, notes).run(todo)
     finally:
         if started:
             ray.shutdown()
@@ -297,23 +313,28 @@ def run_batch(inputs: Sequence[str], outdir: str | os.PathLike[str], spec: Pipel
 
 def _todo(items: list[BatchItem], manifest: Manifest, digest: str, options: BatchOptions,
           skipped: list[Record]) -> list[BatchItem]:
-    """The files left to do. Without --resume an existing output is an error (unless --overwrite);
-    with it, a file done with the same options whose output is unchanged is skipped."""
+    """The files left to do.
+
+    Without --resume an existing output is an error (unless --overwrite). With it, a file done
+    with the same input and options whose output is unchanged is skipped, and an output the
+    manifest has no finished line for (a batch killed between a file's rename and its line) is
+    done again; one made with other options or changed since is an error unless --overwrite.
+    """
     known = manifest.load() if options.resume else {}
     todo: list[BatchItem] = []
     clash: list[str] = []
     for item in items:
         record = known.get(item.output)
-        if record is not None and Manifest.still_done(record, digest):
-            skipped.append(dataclasses.replace(record, status=Status.SKIPPED, finished_at=time.time(),
-                                               input=item.input))
+        if record is not None and Manifest.still_done(record, digest, item.input, input_identity(item.input)):
+            skipped.append(dataclasses.replace(record, status=Status.SKIPPED, finished_at=time.time()))
             continue
-        if os.path.exists(item.output) and not options.enhance.overwrite:
+        ours = options.resume and (record is None or record.status is Status.FAILED)
+        if os.path.exists(item.output) and not options.enhance.overwrite and not ours:
             clash.append(item.output)
         todo.append(item)
     if clash:
-        why = ("exists but was not made by a finished run with these options" if options.resume
-               else "exists already")
+        why = ("exists but was made from another input or with other options, or changed since"
+               if options.resume else "exists already")
         hint = "--overwrite redoes it" if options.resume else \
             "--resume skips files done with the same options, --overwrite redoes them"
         more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
@@ -321,133 +342,220 @@ def _todo(items: list[BatchItem], manifest: Manifest, digest: str, options: Batc
     return todo
 
 
-def _run(ray, todo: list[BatchItem], spec: PipelineSpec, options: BatchOptions, digest: str, manifest: Manifest,
-         report: BatchReport, say: Callable[[str], None], on_record: Callable[[Record], None] | None) -> None:
-    from realtime import __version__
-
-    cpus = ray.cluster_resources().get("CPU", 0.0)
-    gpus = ray.cluster_resources().get("GPU", 0.0)
-    per_cpu, per_gpu = options.cpus_per_worker, options.gpus_per_worker
-    fit = int(cpus // per_cpu) if per_cpu else len(todo)
-    if per_gpu:
-        fit = min(fit, int(gpus // per_gpu))
-    if fit < 1:
-        need = f"{per_cpu:g} CPUs" + (f" and {per_gpu:g} GPUs" if per_gpu else "")
-        raise ConfigError(f"a worker needs {need} and the cluster has {cpus:g} CPUs and {gpus:g} GPUs "
-                          "(--cpus-per-worker, --gpus-per-worker)")
-    workers = min(options.workers or fit, len(todo))
-    if workers > fit:
-        raise ConfigError(f"--workers {workers} need {workers * per_cpu:g} CPUs"
-                          + (f" and {workers * per_gpu:g} GPUs" if per_gpu else "")
-                          + f"; the cluster has {cpus:g} CPUs and {gpus:g} GPUs")
-    remote = ray.remote(num_cpus=per_cpu, num_gpus=per_gpu, max_concurrency=2, max_restarts=0)(BatchWorker)
-    cores = max(1, math.floor(per_cpu))
-
-    def start_worker():
-        return remote.remote(spec, dataclasses.replace(options.enhance, output=None), cores, __version__)
-
-    actors = [start_worker() for _ in range(workers)]
-    try:
-        described = ray.get([a.describe.remote() for a in actors])
-    except ray.exceptions.RayError as e:
-        raise ConfigError(f"the batch workers could not start: {_first_line(e)}") from e
-    say(f"{workers} workers of {per_cpu:g} CPUs{f' and {per_gpu:g} GPUs' if per_gpu else ''} on "
-        f"{len({d['host'] for d in described})} machine(s); {described[0]['pipeline']}")
-    for note in described[0]["notes"]:
-        say(note)
-    bar = _bar(len(todo), options.progress)
-    queue = deque((item, 1) for item in todo)
-    idle = list(range(workers))
-    in_flight: dict[Any, _Task] = {}
-    live = _LiveFps()
-    failures = 0
-    stopping: str | None = None
-    last_poll = 0.0
-    t0 = time.monotonic()
-    with _Interrupts() as interrupts:
-        while queue or in_flight:
-            if interrupts.count >= 2:
-                report.cancelled = _cancel(ray, actors, in_flight)
-                break
-            if interrupts.count == 1 and stopping is None:
-                stopping = "interrupted"
-                _write_above(bar, say, f"stopping: finishing the {len(in_flight)} files in progress "
-                             "(Ctrl-C again to cancel them)")
-            while idle and queue and stopping is None:
-                item, attempt = queue.popleft()
-                w = idle.pop()
-                in_flight[actors[w].process.remote(item, digest, attempt)] = _Task(item, w, attempt)
-            if not in_flight:
-                break
-            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_S)
-            for ref in ready:
-                task = in_flight.pop(ref)
-                try:
-                    record = ray.get(ref)
-                except ray.exceptions.RayActorError as e:
-                    live.forget(task.worker)
-                    actors[task.worker] = start_worker()  # a fresh process for the next file
-                    if task.attempt == 1:
-                        _write_above(bar, say, f"{task.item.rel}: its worker died ({_first_line(e)}); "
-                                     "trying it once more")
-                        queue.appendleft((task.item, 2))
-                        idle.append(task.worker)
-                        continue
-                    record = Record(input=task.item.input, output=task.item.output, status=Status.FAILED,
-                                    error="its worker died twice on this file (killed, or out of memory)",
-                                    exit_code=70, error_kind="worker", attempts=2, options_hash=digest)
-                    remove_quietly(task.item.partial)
-                idle.append(task.worker)
-                manifest.append(record)
-                report.records.append(record)
-                if on_record is not None:
-                    on_record(record)
-                if record.status is Status.FAILED:
-                    failures += 1
-                    _write_above(bar, say, f"{task.item.rel}: failed: {record.error}")
-                    if options.max_failures and failures >= options.max_failures and stopping is None:
-                        stopping = "failures"
-                        _write_above(bar, say, f"stopping after {failures} failures (--max-failures "
-                                     f"{options.max_failures}): finishing the {len(in_flight)} files in progress")
-                if bar is not None:
-                    bar.update(1)
-            now = time.monotonic()
-            if now - last_poll >= POLL_S:
-                last_poll = now
-                _poll(ray, actors, live)
-                if bar is not None:
-                    bar.set_postfix_str(f"{live.total} frames, {live.fps(now):.1f} fps", refresh=False)
-                    bar.refresh()
-        report.not_started = len(queue)
-        # a Ctrl-C after the last file had started changes nothing: the batch finished
-        report.interrupted = interrupts.count > 0 and bool(report.not_started or report.cancelled)
-    report.processing_s = time.monotonic() - t0
-    if bar is not None:
-        bar.set_postfix_str(f"{sum(r.frames_out for r in report.records)} frames", refresh=True)
-        bar.close()
-    with contextlib.suppress(Exception):
-        for actor in actors:
-            ray.kill(actor)
-    report.workers = _per_worker(report.records)
-
-
-def _cancel(ray, actors: list, in_flight: dict[Any, _Task]) -> int:
-    """Second Ctrl-C: the workers still busy are killed and their temporary outputs removed."""
-    for task in in_flight.values():
-        with contextlib.suppress(Exception):
-            ray.kill(actors[task.worker])
-        remove_quietly(task.item.partial)
-    return len(in_flight)
-
-
-def _poll(ray, actors: list, live: _LiveFps) -> None:
-    refs = {i: a.progress.remote() for i, a in enumerate(actors)}
-    for i, ref in refs.items():
-        try:
-            frames, _current = ray.get(ref, timeout=POLL_S)
-        except Exception:  # noqa: BLE001 - a worker dying or busy: its count is read next time
+def _workers_that_fit(ray, per_cpu: float, per_gpu: float) -> int:
+    """Workers the cluster can place, node by node: a worker cannot straddle two machines."""
+    fit = 0
+    for node in ray.nodes():
+        if not node.get("Alive"):
             continue
-        live.update(i, frames)
+        have = node.get("Resources", {})
+        n = math.floor(have.get("CPU", 0.0) / per_cpu + _EPSILON)
+        if per_gpu:
+            n = min(n, math.floor(have.get("GPU", 0.0) / per_gpu + _EPSILON))
+        fit += n
+    return fit
+
+
+class _Pool:
+    """The workers, the files handed to them and what comes back."""
+
+    def __init__(self, ray, spec: PipelineSpec, options: BatchOptions, digest: str, manifest: Manifest,
+                 report: BatchReport, say: Callable[[str], None], on_record: Callable[[Record], None] | None,
+                 notes: list[str]) -> None:
+        from realtime import __version__
+
+        self.ray, self.options, self.digest, self.manifest, self.report = ray, options, digest, manifest, report
+        self.say, self.on_record, self.notes = say, on_record, notes
+        self.remote = ray.remote(num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker,
+                                 max_concurrency=2, max_restarts=0)(BatchWorker)
+        self._args = (spec, dataclasses.replace(options.enhance, output=None),
+                      max(1, math.floor(options.cpus_per_worker)), __version__)
+        self.actors: list[Any] = []
+        self.bar = None
+        self.live = _LiveFps()
+        self.failures = 0
+
+    # -- workers --------------------------------------------------------------------------------
+    def _size(self, files: int) -> int:
+        o = self.options
+        fit = _workers_that_fit(self.ray, o.cpus_per_worker, o.gpus_per_worker)
+        need = f"{o.cpus_per_worker:g} CPUs" + (f" and {o.gpus_per_worker:g} GPUs" if o.gpus_per_worker else "")
+        if fit < 1:
+            raise ConfigError(f"no machine of the cluster has room for a worker of {need} "
+                              "(--cpus-per-worker, --gpus-per-worker)")
+        if o.workers is not None and o.workers > fit:
+            raise ConfigError(f"--workers {o.workers} of {need} each: the cluster's machines have room for {fit}")
+        return min(o.workers or fit, files)
+
+    def _start(self) -> tuple[Any, dict]:
+        """A worker, started and answering; ConfigError with the worker's own error if it cannot."""
+        actor = self.remote.remote(*self._args)
+        try:
+            return actor, self.ray.get(actor.describe.remote(), timeout=START_TIMEOUT_S)
+        except self.ray.exceptions.GetTimeoutError as e:
+            with contextlib.suppress(Exception):
+                self.ray.kill(actor)
+            raise ConfigError(f"a batch worker did not start in {START_TIMEOUT_S:.0f} s (is the cluster busy "
+                              "with other work?)") from e
+        except self.ray.exceptions.RayError as e:
+            raise ConfigError(f"a batch worker could not start: {_reason(e)}") from e
+
+    def _replace(self, slot: int) -> bool:
+        """A fresh worker in this slot after its worker died; False when none would start."""
+        with contextlib.suppress(Exception):
+            self.ray.kill(self.actors[slot])  # presumed dead: make sure, before its file is retried
+        self.live.forget(slot)
+        try:
+            self.actors[slot] = self._start()[0]
+            return True
+        except ConfigError as e:
+            self._tell(f"worker {slot + 1} could not be replaced: {e}")
+            return False
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, todo: list[BatchItem]) -> None:
+        report, ray = self.report, self.ray
+        workers = self._size(len(todo))
+        started = [self.remote.remote(*self._args) for _ in range(workers)]
+        self.actors = started
+        try:
+            described = ray.get([a.describe.remote() for a in started], timeout=START_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError as e:
+            raise ConfigError(f"the batch workers did not start in {START_TIMEOUT_S:.0f} s (is the cluster busy "
+                              "with other work?)") from e
+        except ray.exceptions.RayError as e:
+            raise ConfigError(f"the batch workers could not start: {_reason(e)}") from e
+        o = self.options
+        self.say(f"{workers} workers of {o.cpus_per_worker:g} CPUs"
+                 + (f" and {o.gpus_per_worker:g} GPUs" if o.gpus_per_worker else "")
+                 + f" on {len({d['host'] for d in described})} machine(s); {described[0]['pipeline']}")
+        for note in dict.fromkeys(n for d in described for n in d["notes"]):
+            if note not in self.notes:  # what the workers chose differently from this machine
+                self.say(note)
+        self.bar = _bar(len(todo), o.progress)
+        t0 = time.monotonic()
+        try:
+            self._loop(deque((item, 1) for item in todo), list(range(workers)))
+        finally:
+            report.processing_s = time.monotonic() - t0
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"{report.frames} frames", refresh=True)
+                self.bar.close()
+            for actor in self.actors:  # also after an error: no worker goes on writing unrecorded
+                with contextlib.suppress(Exception):
+                    ray.kill(actor)
+        report.workers = _per_worker(report.records)
+
+    def _loop(self, queue: deque[tuple[BatchItem, int]], idle: list[int]) -> None:
+        ray, report, o = self.ray, self.report, self.options
+        in_flight: dict[Any, _Task] = {}
+        stopping = False
+        last_poll = 0.0
+        with _Interrupts() as interrupts:
+            while queue or in_flight:
+                if interrupts.count >= 2:
+                    report.cancelled = self._cancel(in_flight)
+                    break
+                if interrupts.count == 1 and not stopping:
+                    stopping = True
+                    self._tell(f"stopping: finishing the {len(in_flight)} files in progress "
+                               "(Ctrl-C again to cancel them)")
+                while idle and queue and not stopping:
+                    item, attempt = queue.popleft()
+                    slot = idle.pop()
+                    in_flight[self.actors[slot].process.remote(item, self.digest, attempt)] = _Task(item, slot, attempt)
+                if not in_flight:
+                    break
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_S)
+                for ref in ready:
+                    task = in_flight.pop(ref)
+                    record = self._result(ref, task, queue, idle)
+                    if record is None:
+                        continue
+                    self._record(record, task)
+                    if (record.status is Status.FAILED and o.max_failures and self.failures >= o.max_failures
+                            and not stopping):
+                        stopping = True
+                        self._tell(f"stopping after {self.failures} failures (--max-failures {o.max_failures}): "
+                                   f"finishing the {len(in_flight)} files in progress")
+                now = time.monotonic()
+                if now - last_poll >= POLL_S:
+                    last_poll = now
+                    self._poll()
+            report.not_started = len(queue)
+            report.interrupted = interrupts.count > 0 and bool(report.not_started or report.cancelled)
+
+    def _result(self, ref, task: _Task, queue: deque, idle: list[int]) -> Record | None:
+        """The file's record, its worker back among the idle ones; None when the file goes back in
+        the queue (its worker died, the first time)."""
+        ray = self.ray
+        try:
+            record = ray.get(ref)
+            idle.append(task.worker)
+            return record
+        except ray.exceptions.RayActorError as e:
+            replaced = self._replace(task.worker)  # the dead one killed for sure first, then
+            remove_quietly(task.item.partial(task.attempt))  # what it was writing
+            if replaced:
+                idle.append(task.worker)
+            if task.attempt == 1 and (replaced or idle):
+                self._tell(f"{task.item.rel}: its worker died ({_reason(e)}); trying it once more")
+                queue.appendleft((task.item, 2))
+                return None
+            why = "its worker died twice on this file (killed, or out of memory)" if task.attempt == 2 else \
+                f"its worker died and no worker is left to try it again ({_reason(e)})"
+            return self._failed(task, why, "worker")
+        except ray.exceptions.RayError as e:  # the task itself failed in Ray (out of memory, lost object)
+            idle.append(task.worker)
+            return self._failed(task, f"Ray could not run it: {_reason(e)}", "worker")
+
+    def _failed(self, task: _Task, error: str, kind: str) -> Record:
+        remove_quietly(task.item.partial(task.attempt))
+        return Record(input=task.item.input, output=task.item.output, status=Status.FAILED, error=error,
+                      exit_code=70, error_kind=kind, attempts=task.attempt, options_hash=self.digest)
+
+    def _record(self, record: Record, task: _Task) -> None:
+        self.manifest.append(record)
+        self.report.records.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
+        if record.status is Status.FAILED:
+            self.failures += 1
+            self._tell(f"{task.item.rel}: failed: {record.error}")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def _cancel(self, in_flight: dict[Any, _Task]) -> int:
+        """Second Ctrl-C: the workers still busy are killed and their temporary outputs removed."""
+        for task in in_flight.values():
+            with contextlib.suppress(Exception):
+                self.ray.kill(self.actors[task.worker])
+            remove_quietly(task.item.partial(task.attempt))
+        return len(in_flight)
+
+    def _poll(self) -> None:
+        """Each worker's frame count, asked of all at once and waited for together (a busy or
+        dying worker answers next time)."""
+        ray = self.ray
+        refs = {a.progress.remote(): i for i, a in enumerate(self.actors)}
+        ready, pending = ray.wait(list(refs), num_returns=len(refs), timeout=POLL_S)
+        for ref in ready:
+            with contextlib.suppress(Exception):
+                self.live.update(refs[ref], ray.get(ref))
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.live.total} frames, {self.live.fps(time.monotonic()):.1f} fps",
+                                     refresh=False)
+            self.bar.refresh()
+
+    def _tell(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+        self.say(line)
+        if self.bar is not None:
+            self.bar.refresh()
 
 
 def _per_worker(records: list[Record]) -> list[WorkerSummary]:
@@ -470,12 +578,23 @@ def _bar(total: int, enabled: bool):
     return tqdm(total=total, unit="file", desc="batch", file=sys.stderr, dynamic_ncols=True)
 
 
-def _write_above(bar, say: Callable[[str], None], line: str) -> None:
-    if bar is not None:
-        bar.clear()
-    say(line)
-    if bar is not None:
-        bar.refresh()
+def _reason(error: BaseException) -> str:
+    """The one line that says why, from a Ray error: the worker's own error when it raised one
+    (Ray wraps it, with its traceback, in a task error inside an actor error)."""
+    inner: BaseException = error
+    for _ in range(5):
+        cause = getattr(inner, "cause", None)
+        if not isinstance(cause, BaseException) or cause is inner:
+            break
+        inner = cause
+    if isinstance(inner, RealtimeError):
+        return " ".join(str(inner).split())
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    for line in reversed(lines):  # a traceback's last line: "module.ErrorName: message"
+        head, _, rest = line.partition(": ")
+        if rest and head.rsplit(".", 1)[-1].endswith(("Error", "Exception")):
+            return rest
+    return lines[0] if lines else type(error).__name__
 
 
 def _first_line(error: BaseException) -> str:

@@ -34,6 +34,10 @@ class Record:
     input: str
     output: str
     status: Status
+    #: the input's size and modification time when it was read (local files): a file of the same
+    #: name recorded again later is not the one that was done
+    input_size: int | None = None
+    input_mtime_ns: int | None = None
     error: str | None = None  # the one-line error of a failed file
     exit_code: int | None = None  # what `realtime enhance` would have exited with
     error_kind: str | None = None  # input, output, options, refiner, stage, worker, internal
@@ -113,9 +117,15 @@ class Manifest:
             raise SinkError(f"cannot append to {self.path}: {e.strerror or e}") from e
 
     @staticmethod
-    def still_done(record: Record, digest: str) -> bool:
-        """Whether a done (or skipped) record can be trusted now: same options, output unchanged."""
+    def still_done(record: Record, digest: str, input: str | None = None, identity: dict | None = None) -> bool:
+        """Whether a done (or skipped) record can be trusted now: the same input (path, and size and
+        time for a local file), the same options, and the output unchanged."""
         if record.status is Status.FAILED or record.options_hash != digest or not record.checksum:
+            return False
+        if input is not None and record.input != input:
+            return False
+        if identity and (record.input_size, record.input_mtime_ns) != (identity.get("input_size"),
+                                                                       identity.get("input_mtime_ns")):
             return False
         try:
             return os.path.getsize(record.output) == record.size and checksum(record.output) == record.checksum

@@ -28,12 +28,17 @@ class BatchItem:
     output: str  # the finalized output's path
     rel: str  # where it sits under OUTDIR (what the table and bar show)
 
-    @property
-    def partial(self) -> str:
+    def partial(self, attempt: int = 1) -> str:
         """The name written to until the output is finalized: hidden, with the real extension (the
-        muxer is chosen by it), in the output's folder so the final rename is atomic."""
+        muxer is chosen by it), in the output's folder so the final rename is atomic. Each attempt
+        has its own, so a worker presumed dead can never rename a retry's half-written file."""
         out = Path(self.output)
-        return str(out.with_name(f".{out.stem}{PARTIAL_TAG}{out.suffix}"))
+        tag = PARTIAL_TAG if attempt == 1 else f"{PARTIAL_TAG}{attempt}"
+        return str(out.with_name(f".{out.stem}{tag}{out.suffix}"))
+
+    def partials(self) -> list[str]:
+        """Every temporary name a run of this item can leave (a killed batch's, say)."""
+        return [self.partial(attempt) for attempt in (1, 2)]
 
 
 def _is_glob(spec: str) -> bool:
@@ -114,6 +119,8 @@ def plan(inputs: Sequence[str], outdir: str | os.PathLike[str], *, pattern: str 
                 what = f"matching {pattern!r}" if pattern else "with a video extension"
                 raise SourceError(f"no file {what} in {spec}")
             found += [(str(f), str(f.relative_to(spec))) for f in files]
+        elif Path(spec).is_file():  # before globs: 'Movie [1080p].mkv' is a name, not a pattern
+            found.append((spec, Path(spec).name))
         elif _is_glob(spec):
             root = _glob_root(spec)
             # '..' after a wildcard names one file by several paths: each is taken once, by its plain path
@@ -126,8 +133,6 @@ def plan(inputs: Sequence[str], outdir: str | os.PathLike[str], *, pattern: str 
                 rel = os.path.relpath(f, root)
                 # a glob such as 'in/*/../../x.mp4' reaches above its root: flattened to its name
                 found.append((str(f), rel if not rel.startswith("..") else f.name))
-        elif Path(spec).is_file():
-            found.append((spec, Path(spec).name))
         else:
             raise SourceError(f"input not found: {spec}")
     if from_list is not None:

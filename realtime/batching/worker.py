@@ -60,77 +60,77 @@ class BatchWorker:
         self.host = socket.gethostname()
         self.name = f"{self.host}:{os.getpid()}"
         self._frames = 0
-        self._current: str | None = None
         self._lock = threading.Lock()
 
     def describe(self) -> dict:
         return {"name": self.name, "host": self.host, "pid": os.getpid(), "notes": self.notes,
                 "pipeline": self.pipeline.describe()}
 
-    def progress(self) -> tuple[int, str | None]:
-        """Frames written so far by this worker (all files), and the file it is on. Ray runs this
-        alongside :meth:`process` (the actor has two threads), so the driver sees live fps."""
-        return self._frames, self._current
+    def progress(self) -> int:
+        """Frames written so far by this worker (all files). Ray runs this alongside :meth:`process`
+        (the actor has two threads), so the driver sees the live fps."""
+        return self._frames
 
     def _written(self, packet, stats) -> None:
         self._frames += 1
 
     def process(self, item: BatchItem, digest: str, attempt: int = 1) -> Record:
         """Enhance one file to its temporary name, then rename it to the real one. A failure leaves
-        no output: the temporary file is removed, whatever state the run left it in."""
+        no new output: the temporary file is removed, whatever state the run left it in."""
         with self._lock:  # one file at a time per worker, whatever Ray schedules
-            self._current = item.rel
+            record = Record(input=item.input, output=item.output, status=Status.FAILED, worker=self.name,
+                            host=self.host, attempts=attempt, options_hash=digest, **input_identity(item.input))
+            partial = item.partial(attempt)
+            t0 = time.monotonic()
             try:
-                return self._process(item, digest, attempt)
-            finally:
-                self._current = None
+                self._process(item, partial, record)
+            except RealtimeError as e:
+                record.error = _without_partial(str(e), partial).replace(partial, item.output)
+                record.exit_code, record.error_kind = e.exit_code, error_kind(e)
+            except OSError as e:  # making the folder, the rename, reading the output back
+                record.error = f"cannot write {item.output}: {e.strerror or e}; no new output was kept"
+                record.exit_code, record.error_kind = SinkError.exit_code, "output"
+            except Exception as e:  # noqa: BLE001 - a bug: reported as this file's failure, the batch goes on
+                record.error = f"internal error: {e!r}; no new output was kept"
+                record.exit_code, record.error_kind = 70, "internal"
+            if record.status is not Status.DONE:
+                remove_quietly(partial)
+            record.elapsed_s = record.elapsed_s or time.monotonic() - t0
+            return record
 
-    def _process(self, item: BatchItem, digest: str, attempt: int) -> Record:
-        record = Record(input=item.input, output=item.output, status=Status.FAILED, worker=self.name,
-                        host=self.host, attempts=attempt, options_hash=digest)
-        partial = item.partial
-        t0 = time.monotonic()
-        try:
-            os.makedirs(os.path.dirname(partial) or ".", exist_ok=True)
-            remove_quietly(partial)  # left by a killed worker
-            options = dataclasses.replace(self.options, output=partial, overwrite=True)
-            with EnhanceJob(item.input, self.spec, options, pipeline=self.pipeline,
-                            on_written=self._written) as job:
-                report = job.run()
-                record.notes = [n for n in job.notes]
-            os.replace(partial, item.output)
-        except RealtimeError as e:
-            remove_quietly(partial)
-            record.error = _without_partial(str(e), partial).replace(partial, item.output)
-            record.exit_code, record.error_kind = e.exit_code, error_kind(e)
-            record.elapsed_s = time.monotonic() - t0
-            return record
-        except OSError as e:  # making the folder, the rename
-            remove_quietly(partial)
-            record.error = f"cannot write {item.output}: {e.strerror or e}"
-            record.exit_code, record.error_kind = SinkError.exit_code, "output"
-            return record
-        except Exception as e:  # noqa: BLE001 - a bug: reported as this file's failure, the batch goes on
-            remove_quietly(partial)
-            record.error = f"internal error: {e!r}"
-            record.exit_code, record.error_kind = 70, "internal"
-            return record
+    def _process(self, item: BatchItem, partial: str, record: Record) -> None:
+        os.makedirs(os.path.dirname(partial) or ".", exist_ok=True)
+        remove_quietly(partial)  # left by a killed worker
+        options = dataclasses.replace(self.options, output=partial, overwrite=True)
+        with EnhanceJob(item.input, self.spec, options, pipeline=self.pipeline, on_written=self._written) as job:
+            report = job.run()
+            record.notes = list(job.notes)
+        size, digest = os.path.getsize(partial), checksum(partial)
+        os.replace(partial, item.output)
         record.status = Status.DONE
         record.frames_in, record.frames_out = report.frames_read, report.frames_written
         record.audio_packets = sum(s.passthrough_packets for s in report.sinks)
         record.notes += [n for s in report.sinks for n in s.notes]
         record.elapsed_s, record.fps = report.elapsed_s, report.fps
-        record.size = os.path.getsize(item.output)
-        record.checksum = checksum(item.output)
+        record.size, record.checksum = size, digest
         record.duration_s = _duration(item.output)
-        return record
+
+
+def input_identity(path: str) -> dict:
+    """What tells a local input apart from another file of the same name later (its size and
+    modification time); a URL has no such thing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {}
+    return {"input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns}
 
 
 def _without_partial(message: str, partial: str) -> str:
     """The error without what the run said about its (temporary) output, which is removed: the
     batch keeps finished outputs only."""
     first, *rest = " ".join(message.split()).split("; ")
-    return "; ".join([first, *(part for part in rest if partial not in part), "no output was kept"])
+    return "; ".join([first, *(part for part in rest if partial not in part), "no new output was kept"])
 
 
 def _duration(path: str) -> float | None:

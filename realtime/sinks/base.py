@@ -35,16 +35,15 @@ class WriteWatch:
     pipe whose reader stopped) cannot be interrupted from Python, and the writer thread doing it
     cannot be joined. FFmpeg's own socket timeout exists for TCP only, and PyAV opens outputs with
     no interrupt callback, so the runner watches this clock instead and gives up on the output
-    (see ``Runner._join``): an output with nothing on disk loses nothing by being abandoned.
+    (see ``Runner._join``): an output with nothing on disk loses nothing by being abandoned. After
+    a stop (Ctrl-C) a write still blocked is given up on too. Files have no watch: they are never
+    given up, since an MP4 needs its index written however long the disk takes.
     """
 
     #: a write blocked this long fails the run; None: no limit (a pipe's reader may pause at will)
     limit_s: float | None
     #: the first write connects and sends the header (the handshake of an RTMP server, say)
     first_limit_s: float | None
-    #: after a stop (Ctrl-C), whether the runner may give up on a write still blocked: true for
-    #: streams and pipes (nothing to finalize), never for files (an MP4 needs its index written)
-    abandon_on_stop: bool
     #: ``time.monotonic()`` when the write in progress began; None between writes
     busy_since: float | None = None
     writes: int = 0

@@ -61,7 +61,7 @@ WRITE_TIMEOUT_S = 5.0
 #: server's handshake and publish answers), and a server that accepts and never answers blocks it.
 OPEN_TIMEOUT_S = 10.0
 #: Seconds a connected stream's trailer may take to go out when the output is closed.
-CLOSE_TIMEOUT_S = 8.0
+TRAILER_TIMEOUT_S = 8.0
 #: TCP outputs time out in FFmpeg, which fails the write cleanly; the runner's watch is the backstop.
 _WATCH_MARGIN_S = 5.0
 # Audio packets waiting for the video stream to exist (the header is written on the first frame).
@@ -181,14 +181,13 @@ def _write_watch(out: OutputTarget) -> WriteWatch | None:
     if out.kind is OutputKind.VIDEO:
         return None
     if out.kind is OutputKind.PIPE:
-        return WriteWatch(limit_s=None, first_limit_s=None, abandon_on_stop=True)
+        return WriteWatch(limit_s=None, first_limit_s=None)
     limit = WRITE_TIMEOUT_S
     if out.spec.startswith("tcp://"):
         own = re.search(r"[?&]timeout=(-?\d+)", out.spec)
         micros = int(own.group(1)) if own else int(WRITE_TIMEOUT_S * 1e6)
         limit = None if micros < 0 else micros / 1e6 + _WATCH_MARGIN_S
-    return WriteWatch(limit_s=limit, first_limit_s=None if limit is None else max(limit, OPEN_TIMEOUT_S),
-                      abandon_on_stop=True)
+    return WriteWatch(limit_s=limit, first_limit_s=None if limit is None else max(limit, OPEN_TIMEOUT_S))
 
 
 def check_compatible(fmt: str, codec: av.Codec, audio_streams: list, target: str) -> None:
@@ -553,8 +552,8 @@ class MediaSink:
         guard = self._connected and (closing or self.watch.writes == 0)
         if guard:
             if closing:
-                Deadline.arm(CLOSE_TIMEOUT_S, f"closing {self.target} timed out: it accepted no data for "
-                             f"{CLOSE_TIMEOUT_S:.0f} s, after {self._report.frames} frames were sent; the "
+                Deadline.arm(TRAILER_TIMEOUT_S, f"closing {self.target} timed out: it accepted no data for "
+                             f"{TRAILER_TIMEOUT_S:.0f} s, after {self._report.frames} frames were sent; the "
                              "process was ended by its watchdog")
             else:
                 Deadline.arm(OPEN_TIMEOUT_S + 2, f"cannot open output {self.target}: no answer in "
