@@ -44,6 +44,12 @@ def _versions() -> None:
                        if k in ("libavcodec", "libavformat", "libavfilter"))
     _line("pyav", f"{av.__version__} ({ffmpeg})")
     _line("onnxruntime", _version("onnxruntime"))
+    ray = _version("ray")
+    _line("ray", f"{ray} (realtime batch)" if ray != "not installed" else
+          "not installed: realtime batch needs pip install 'realtime-enhance[batch]'")
+    from realtime.cores import available_cores
+
+    _line("cores", f"{available_cores()} this process may use")
     from realtime.memory import keep_freed_memory
 
     why = keep_freed_memory()
