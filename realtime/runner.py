@@ -141,6 +141,10 @@ class Runner:
             return
         self._interrupted = True
         self._stopped_at = self._stopped_at or time.monotonic()
+        for sink in self.sinks:
+            watch = getattr(sink, "watch", None)
+            if watch is not None:
+                watch.stopped = True
         self._stop.set()
         # a source waiting on purpose (pacing, a reconnect's backoff) is woken to see the stop
         interrupt = getattr(self.source, "interrupt", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import cv2
 import pytest
@@ -109,9 +110,15 @@ def test_percentiles_and_resource_monitor():
     assert p.median == pytest.approx(50.5) and p.p95 == pytest.approx(95.05) and p.p99 == pytest.approx(99.01)
     assert Percentiles.of([4.0]) == Percentiles(4.0, 4.0, 4.0)
     assert math.isnan(Percentiles.of([]).median)
+    import mmap
+
     with ResourceMonitor(interval_s=0.01) as mon:
-        block = bytearray(64 * 2**20)  # touched, so it is resident
-        block[:: 4096] = b"x" * len(block[:: 4096])
+        # fresh pages of our own, touched so they are resident: a bytearray could reuse memory that
+        # earlier tests freed and malloc kept (keep_freed_memory), and then RSS would not grow
+        block = mmap.mmap(-1, 64 * 2**20)
+        for offset in range(0, len(block), mmap.PAGESIZE):
+            block[offset] = 1
+        time.sleep(0.05)
     assert mon.result.rss_peak_mb >= mon.result.rss_start_mb + 48
     assert mon.result.cpu_percent > 0 and rss_mb() > 0
-    del block
+    block.close()

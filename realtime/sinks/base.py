@@ -47,6 +47,8 @@ class WriteWatch:
     #: ``time.monotonic()`` when the write in progress began; None between writes
     busy_since: float | None = None
     writes: int = 0
+    #: set by the runner on a stop (Ctrl-C): from then on the output's last writes are bounded too
+    stopped: bool = False
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:

@@ -547,12 +547,13 @@ class MediaSink:
     def _watched(self, closing: bool) -> Iterator[None]:
         """A write on the runner's clock; the connection's opening (the first write) and the trailer
         hold the GIL in PyAV, so for a connected stream those are also on the watchdog outside the
-        interpreter (:mod:`realtime.sinks.deadline`)."""
+        interpreter (:mod:`realtime.sinks.deadline`). So is a pipe's last flush after a stop (its
+        reader may have stopped reading; at a normal end a slow reader is waited for)."""
         assert self.watch is not None
-        guard = self._connected and (closing or self.watch.writes == 0)
+        guard = (self._connected and (closing or self.watch.writes == 0)) or (closing and self.watch.stopped)
         if guard:
             if closing:
-                Deadline.arm(TRAILER_TIMEOUT_S, f"closing {self.target} timed out: it accepted no data for "
+                Deadline.arm(TRAILER_TIMEOUT_S, f"closing {self._what()} timed out: it accepted no data for "
                              f"{TRAILER_TIMEOUT_S:.0f} s, after {self._report.frames} frames were sent; the "
                              "process was ended by its watchdog")
             else:
