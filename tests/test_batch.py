@@ -168,6 +168,29 @@ def test_a_batch_enhances_every_file_and_isolates_the_broken_one(local_ray, foot
     assert sum(w.files for w in report.workers) == 4 and report.frames == sum(c.frames for c in clips.values())
 
 
+def test_a_worker_reusing_its_pipeline_gives_what_a_run_of_its_own_gives(local_ray, tmp_path):
+    """One worker, two files: the second goes through the pipeline the first warmed (temporal
+    state, refiner smoothing), reset in between; its frames equal those of its own run."""
+    import av
+    import numpy as np
+
+    import realtime
+
+    clip(tmp_path / "in" / "a.mp4", frames=30)
+    clip(tmp_path / "in" / "b.mp4", frames=30, image=lambda i, w, h: np.full((h, w, 3), 25 + i, np.uint8))
+    report = realtime.batch(tmp_path / "in", tmp_path / "out", workers=1, cpus_per_worker=1)
+    assert report.done == 2 and len({r.worker for r in report.records}) == 1
+    realtime.enhance_file(tmp_path / "in" / "b.mp4", tmp_path / "alone.mp4")
+
+    def planes(path: Path) -> list[np.ndarray]:
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="yuv420p") for f in c.decode(video=0)]
+
+    together, alone = planes(tmp_path / "out" / "b.mp4"), planes(tmp_path / "alone.mp4")
+    assert len(together) == len(alone) == 30
+    assert all(np.array_equal(x, y) for x, y in zip(together, alone, strict=True))
+
+
 def test_resume_skips_what_is_done_and_refuses_what_it_cannot_trust(local_ray, footage, tmp_path):
     import realtime
 
