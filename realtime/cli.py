@@ -468,7 +468,7 @@ def _traced(trace) -> str:
 
 # -- batch ------------------------------------------------------------------------------------
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from realtime.batching import BatchOptions, run_batch
+    from realtime.batching import BatchError, BatchOptions, run_batch
     from realtime.job import EnhanceOptions
 
     options = BatchOptions(enhance=EnhanceOptions(**_file_options(args)), pattern=args.pattern,
@@ -480,9 +480,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_batch_summary(report)
     if report.failed:
-        print(f"realtime: error: {report.failed} of {len(report.records)} files failed (each one's error is in "
-              f"{report.manifest})", file=sys.stderr)
-        return 6
+        raise BatchError(f"{report.failed} of {len(report.records)} files failed (each one's error is in "
+                         f"{report.manifest})")
     if report.interrupted:
         return EXIT_INTERRUPTED
     return 0

@@ -178,14 +178,14 @@ class EnhanceJob:
         self.output = output
         #: lines about choices made for the caller (a runtime skipped, a decoder chosen)
         self.notes: list[str] = []
+        keep = bool(options.compare or options.show)  # before/after views need the frame as read
         if pipeline is not None:
-            if options.compare or options.show:
+            if keep:
                 raise ConfigError("--compare and --show need a pipeline that keeps the original frame; "
                                   "build one for this run")
             pipeline.reset()
             self.pipeline = pipeline
         else:
-            keep = bool(options.compare or options.show)
             self.pipeline = build_pipeline(dataclasses.replace(spec, keep_original=keep), notify=self.notes.append)
         encoded = output is not None and output.kind.encoded
         source = display = None

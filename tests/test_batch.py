@@ -218,6 +218,14 @@ def test_resume_skips_what_is_done_and_refuses_what_it_cannot_trust(local_ray, f
         realtime.batch(good, out, resume=True)
 
 
+def test_the_command_line_exits_6_when_a_file_failed(local_ray, capsys, tmp_path):
+    clip(tmp_path / "in" / "good.mp4", frames=8)
+    (tmp_path / "in" / "bad.mp4").write_bytes(b"not a video")
+    code, lines = run_cli(capsys, "batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q")
+    assert code == 6 and lines == [f"realtime: error: 1 of 2 files failed (each one's error is in "
+                                   f"{tmp_path / 'out' / 'manifest.jsonl'})"], lines
+
+
 def test_max_failures_stops_starting_files(local_ray, tmp_path):
     import realtime
 

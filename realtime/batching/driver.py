@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import math
 import os
@@ -26,11 +25,10 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from realtime.assembly import PipelineSpec, build_pipeline
-from realtime.batching.manifest import Manifest, Record, Status, options_hash
+from realtime.batching.manifest import Manifest, Record, Status, checksum, options_hash
 from realtime.batching.plan import BatchItem, plan
 from realtime.batching.worker import BatchWorker, input_identity, remove_quietly
 from realtime.errors import ConfigError, RealtimeError
@@ -128,8 +126,9 @@ class BatchReport:
 
 
 def _file_digest(path: Any) -> str | None:
+    """A config or model file by its content (None: not a file, a dict config say)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return checksum(path)
     except (OSError, TypeError):
         return None
 
@@ -387,18 +386,20 @@ class _Pool:
             raise ConfigError(f"--workers {o.workers} of {need} each: the cluster's machines have room for {fit}")
         return min(o.workers or fit, files)
 
-    def _start(self) -> tuple[Any, dict]:
-        """A worker, started and answering; ConfigError with the worker's own error if it cannot."""
-        actor = self.remote.remote(*self._args)
+    def _start(self, n: int) -> tuple[list[Any], list[dict]]:
+        """``n`` workers, started together and answering; ConfigError with the workers' own error
+        if they cannot (those started are killed: none is left running unused)."""
+        actors = [self.remote.remote(*self._args) for _ in range(n)]
         try:
-            return actor, self.ray.get(actor.describe.remote(), timeout=START_TIMEOUT_S)
-        except self.ray.exceptions.GetTimeoutError as e:
-            with contextlib.suppress(Exception):
-                self.ray.kill(actor)
-            raise ConfigError(f"a batch worker did not start in {START_TIMEOUT_S:.0f} s (is the cluster busy "
-                              "with other work?)") from e
-        except self.ray.exceptions.RayError as e:
-            raise ConfigError(f"a batch worker could not start: {_reason(e)}") from e
+            return actors, self.ray.get([a.describe.remote() for a in actors], timeout=START_TIMEOUT_S)
+        except (self.ray.exceptions.GetTimeoutError, self.ray.exceptions.RayError) as e:
+            for actor in actors:
+                with contextlib.suppress(Exception):
+                    self.ray.kill(actor)
+            if isinstance(e, self.ray.exceptions.GetTimeoutError):
+                raise ConfigError(f"batch workers did not start in {START_TIMEOUT_S:.0f} s (is the cluster "
+                                  "busy with other work?)") from e
+            raise ConfigError(f"batch workers could not start: {_reason(e)}") from e
 
     def _replace(self, slot: int) -> bool:
         """A fresh worker in this slot after its worker died; False when none would start."""
@@ -406,7 +407,7 @@ class _Pool:
             self.ray.kill(self.actors[slot])  # presumed dead: make sure, before its file is retried
         self.live.forget(slot)
         try:
-            self.actors[slot] = self._start()[0]
+            self.actors[slot] = self._start(1)[0][0]
             return True
         except ConfigError as e:
             self._tell(f"worker {slot + 1} could not be replaced: {e}")
@@ -416,15 +417,7 @@ class _Pool:
     def run(self, todo: list[BatchItem]) -> None:
         report, ray = self.report, self.ray
         workers = self._size(len(todo))
-        started = [self.remote.remote(*self._args) for _ in range(workers)]
-        self.actors = started
-        try:
-            described = ray.get([a.describe.remote() for a in started], timeout=START_TIMEOUT_S)
-        except ray.exceptions.GetTimeoutError as e:
-            raise ConfigError(f"the batch workers did not start in {START_TIMEOUT_S:.0f} s (is the cluster busy "
-                              "with other work?)") from e
-        except ray.exceptions.RayError as e:
-            raise ConfigError(f"the batch workers could not start: {_reason(e)}") from e
+        self.actors, described = self._start(workers)
         o = self.options
         self.say(f"{workers} workers of {o.cpus_per_worker:g} CPUs"
                  + (f" and {o.gpus_per_worker:g} GPUs" if o.gpus_per_worker else "")

@@ -163,12 +163,18 @@ def _supported_codecs(fmt: str) -> set[str] | None:
         return None
 
 
+def _tcp_timeout_us(url: str) -> int | None:
+    """The socket timeout a TCP output URL sets itself (``?timeout=`` in µs), or None."""
+    own = re.search(r"[?&]timeout=(-?\d+)", url)
+    return int(own.group(1)) if own else None
+
+
 def _with_write_timeout(url: str) -> str:
     """A TCP output URL with FFmpeg's socket I/O timeout, unless the user set one: a peer that
     accepts the connection and never reads would otherwise block the run forever (and PyAV's
     ``timeout`` covers reads, not writes). UDP never blocks on its peer; other protocols keep
     their own settings."""
-    if not url.startswith("tcp://") or re.search(r"[?&]timeout=", url):
+    if not url.startswith("tcp://") or _tcp_timeout_us(url) is not None:
         return url
     return f"{url}{'&' if '?' in url else '?'}timeout={int(WRITE_TIMEOUT_S * 1e6)}"
 
@@ -182,10 +188,10 @@ def _write_watch(out: OutputTarget) -> WriteWatch | None:
         return None
     if out.kind is OutputKind.PIPE:
         return WriteWatch(limit_s=None, first_limit_s=None)
-    limit = WRITE_TIMEOUT_S
+    limit: float | None = WRITE_TIMEOUT_S
     if out.spec.startswith("tcp://"):
-        own = re.search(r"[?&]timeout=(-?\d+)", out.spec)
-        micros = int(own.group(1)) if own else int(WRITE_TIMEOUT_S * 1e6)
+        micros = _tcp_timeout_us(out.spec)
+        micros = int(WRITE_TIMEOUT_S * 1e6) if micros is None else micros
         limit = None if micros < 0 else micros / 1e6 + _WATCH_MARGIN_S
     return WriteWatch(limit_s=limit, first_limit_s=None if limit is None else max(limit, OPEN_TIMEOUT_S))
 
@@ -557,9 +563,8 @@ class MediaSink:
                              f"{TRAILER_TIMEOUT_S:.0f} s, after {self._report.frames} frames were sent; the "
                              "process was ended by its watchdog")
             else:
-                Deadline.arm(OPEN_TIMEOUT_S + 2, f"cannot open output {self.target}: no answer in "
-                             f"{OPEN_TIMEOUT_S + 2:.0f} s (is a server there, accepting the stream?); the "
-                             "process was ended by its watchdog")
+                Deadline.arm(OPEN_TIMEOUT_S + 2, f"{self._no_answer(OPEN_TIMEOUT_S + 2)}; the process was ended "
+                             "by its watchdog")
         try:
             with self.watch.writing():
                 yield
@@ -570,9 +575,12 @@ class MediaSink:
     def write_timed_out(self, blocked_s: float) -> SinkError:
         """The error for a write the runner gave up on (see :class:`WriteWatch`)."""
         if self._report.frames == 0 and not self._pipe:
-            return SinkError(f"cannot open output {self.target}: no answer in {blocked_s:.0f} s "
-                             "(is a server there, accepting the stream?)")
+            return SinkError(self._no_answer(blocked_s))
         return SinkError(f"writing {self._what()} timed out: it accepted no data for {blocked_s:.0f} s")
+
+    def _no_answer(self, seconds: float) -> str:
+        return (f"cannot open output {self.target}: no answer in {seconds:.0f} s (is a server there, "
+                "accepting the stream?)")
 
     def abandon(self) -> SinkReport:
         """The report of an output whose write is blocked for good, without touching the container
